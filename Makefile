@@ -1,0 +1,25 @@
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
+# Both create .venv first when it is missing (scripts/install.sh).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test bench clean
+
+$(STAMP): scripts/install.sh constraints.txt setup.py
+	bash scripts/install.sh
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	bash recipes/demo.sh
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) tests/benchmarks/bench_throughput.py
+
+clean:
+	rm -rf runs

@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="xlmk-fairseq",
+    version="0.1.0",
+    description="XLM-K (Jiang et al., AAAI 2022) as a fairseq plugin: MLM + Masked Entity Prediction + Object Entailment",
+    packages=find_packages(include=["xlmk_fairseq", "xlmk_fairseq.*", "preprocess", "preprocess.*"]),
+    python_requires=">=3.10",
+    # torch and fairseq are installed by scripts/install.sh (torch pinned by constraints.txt,
+    # fairseq-fixed built with --no-build-isolation --no-deps); they are not listed here so that
+    # pip never resolves a CUDA torch on its own.
+    install_requires=[
+        "numpy",
+        "sentencepiece",
+        "tensorboardX",
+        "tqdm",
+    ],
+    extras_require={"test": ["pytest"]},
+)

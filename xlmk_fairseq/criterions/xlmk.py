@@ -1,0 +1,138 @@
+"""The XLM-K loss: L = L_MLM + w_e * L_e + w_o * L_o (Eq. 5-6 of the paper).
+
+Normalisation. Eq. 6 adds three means: MLM per masked token, L_e and L_o per example.
+fairseq sums the losses of all micro-batches (--update-freq) and workers and divides the
+gradient by the sum of their ``sample_size``. Each micro-batch therefore returns the sum of
+its three means with ``sample_size = 1``: the update then follows the average over
+micro-batches and workers of the per-micro-batch Eq. 6 (a dummy batch counts 0, fairseq
+zeroes its sample size and loss). The logged metrics are exact global means, computed from
+sums and counts.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from fairseq import metrics
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+
+
+@dataclass
+class XLMKCriterionConfig(FairseqDataclass):
+    mep_weight: float = field(default=1.0, metadata={"help": "weight of L_e (Masked Entity Prediction)"})
+    oe_weight: float = field(default=1.0, metadata={"help": "weight of L_o (Object Entailment)"})
+    normalize_keys: bool = field(default=False, metadata={"help": "L2-normalise queries and keys (cosine similarity); the paper uses the plain dot product"})
+    temperature: float = field(default=1.0, metadata={"help": "divide the similarities by this (use with --normalize-keys, e.g. 0.05)"})
+    queue_warmup_updates: int = field(default=0, metadata={"help": "use only in-batch negatives for this many updates before the queue's keys join (keys are enqueued from the start)"})
+
+
+def contrastive_loss(query, key, entities, queue_keys=None, queue_entities=None,
+                     normalize=False, temperature=1.0):
+    """Eq. 5: -log exp(q.k+) / sum_k exp(q.k), summed over the batch.
+
+    Candidates are the batch's keys (row i is the positive of query i) and the queue.
+    A candidate of the positive's own entity is not a negative (an in-batch duplicate, or
+    a queued key of that entity): it is masked out. Returns (loss sum, number correct).
+    """
+    q, candidates, cand_entities = query.float(), key.float(), entities
+    if queue_keys is not None:
+        candidates = torch.cat([candidates, queue_keys.float()])
+        cand_entities = torch.cat([entities, queue_entities])
+    if normalize:
+        q, candidates = F.normalize(q, dim=-1), F.normalize(candidates, dim=-1)
+    logits = q @ candidates.t() / temperature
+    target = torch.arange(q.size(0), device=q.device)
+    same_entity = entities.unsqueeze(1) == cand_entities.unsqueeze(0)
+    same_entity[target, target] = False
+    logits = logits.masked_fill(same_entity, float("-inf"))
+    loss = F.cross_entropy(logits, target, reduction="sum")
+    correct = (logits.argmax(dim=-1) == target).sum()
+    return loss, correct
+
+
+@register_criterion("xlmk", dataclass=XLMKCriterionConfig)
+class XLMKCriterion(FairseqCriterion):
+    def __init__(self, cfg: XLMKCriterionConfig, task):
+        super().__init__(task)
+        self.cfg = cfg
+        self.oe_classification = getattr(task.cfg, "oe_loss", "contrastive") == "classification"
+
+    def forward(self, model, sample, reduce=True):
+        out = model(xlmk_batch=sample, oe_classification=self.oe_classification)
+        log = {"nsentences": sample["nsentences"], "ntokens": sample["ntokens"], "sample_size": 1}
+        loss = 0.0
+        for name in ("mlm", "desc_mlm"):
+            if name + "_logits" in out:
+                target = sample[name]["target"]
+                target = target[target.ne(self.padding_idx)]
+                logits = out[name + "_logits"]
+                total = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), target, reduction="sum")
+                loss = loss + total / max(target.numel(), 1)
+                log[name + "_loss"] = total.item()
+                log[name + "_tokens"] = target.numel()
+
+        use_queue = model.num_updates >= self.cfg.queue_warmup_updates
+        knowledge = sample.get("knowledge", {})
+        if "mep_query" in out:
+            total, correct = self._contrastive(
+                out["mep_query"], out["mep_key"], knowledge["mep_entities"], model.mep_queue, use_queue
+            )
+            loss = loss + self.cfg.mep_weight * total / knowledge["num_mep"]
+            self._log_task(log, "mep", total, correct, knowledge["num_mep"], model.mep_queue)
+        if "oe_query" in out:
+            total, correct = self._contrastive(
+                out["oe_query"], out["oe_key"], knowledge["oe_entities"], model.oe_queue, use_queue
+            )
+            loss = loss + self.cfg.oe_weight * total / knowledge["num_oe"]
+            self._log_task(log, "oe", total, correct, knowledge["num_oe"], model.oe_queue)
+        if "oe_relation_logits" in out:
+            logits = out["oe_relation_logits"].float()
+            total = F.cross_entropy(logits, knowledge["relations"], reduction="sum")
+            correct = (logits.argmax(-1) == knowledge["relations"]).sum()
+            loss = loss + self.cfg.oe_weight * total / knowledge["num_oe"]
+            self._log_task(log, "oe", total, correct, knowledge["num_oe"], None)
+        log["loss"] = loss.item() if torch.is_tensor(loss) else loss
+        return loss, 1, log
+
+    def _contrastive(self, query, key, entities, queue, use_queue):
+        return contrastive_loss(
+            query, key, entities,
+            queue.keys if use_queue else None, queue.entities if use_queue else None,
+            normalize=self.cfg.normalize_keys, temperature=self.cfg.temperature,
+        )
+
+    @staticmethod
+    def _log_task(log, name, total, correct, count, queue):
+        log[name + "_loss"] = total.item()
+        log[name + "_correct"] = int(correct)
+        log[name + "_count"] = count
+        if queue is not None:
+            log[name + "_queue_fill"] = queue.fill
+            log[name + "_queue_reports"] = 1
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        """Losses in bits (base 2), as fairseq reports them; accuracies in [0, 1]."""
+        def total(key):
+            return sum(log.get(key, 0) for log in logging_outputs)
+
+        sample_size = total("sample_size")
+        metrics.log_scalar("loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3)
+        for name in ("mlm", "desc_mlm"):
+            n = total(name + "_tokens")
+            if n:
+                metrics.log_scalar(name + "_loss", total(name + "_loss") / n / math.log(2), n, round=3)
+        for name in ("mep", "oe"):
+            n = total(name + "_count")
+            if n:
+                metrics.log_scalar(name + "_loss", total(name + "_loss") / n / math.log(2), n, round=3)
+                metrics.log_scalar(name + "_acc", total(name + "_correct") / n, n, round=4)
+            reports = total(name + "_queue_reports")
+            if reports:
+                metrics.log_scalar(name + "_queue_fill", total(name + "_queue_fill") / reports, 0, round=0)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

@@ -1,0 +1,109 @@
+"""The knowledge data directory (docs/data-format.md): paths, manifest and checks.
+
+Everything here is checked when the task starts, so that a bad directory stops the run
+with a message that names the problem instead of failing mid-training.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+from fairseq.data.indexed_dataset import MMapIndexedDataset
+
+from ..errors import ConfigError
+
+FORMAT_VERSION = 1
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class KnowledgeDir:
+    def __init__(self, root):
+        self.root = root
+        if not os.path.isdir(root):
+            raise ConfigError(f"data directory {root} does not exist")
+        self.require(self.path("dict.txt"), self.path("manifest.json"))
+        try:
+            with open(self.path("manifest.json"), encoding="utf-8") as f:
+                self.manifest = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{self.path('manifest.json')} is not valid JSON: {e}")
+        self.languages = list(self.manifest.get("languages") or [])
+        if not self.languages:
+            raise ConfigError(f"{self.path('manifest.json')} lists no \"languages\"")
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def require(self, *paths):
+        missing = [p for p in paths if not os.path.exists(p)]
+        if missing:
+            raise ConfigError(
+                "missing data file(s): " + ", ".join(missing)
+                + " (see docs/data-format.md for the layout of a data directory)"
+            )
+
+    def indexed(self, *parts):
+        """An MMapIndexedDataset at ``parts`` (without .bin/.idx), checked to exist."""
+        prefix = self.path(*parts)
+        self.require(prefix + ".bin", prefix + ".idx")
+        try:
+            return MMapIndexedDataset(prefix)
+        except Exception as e:  # a truncated or foreign file
+            raise ConfigError(f"{prefix}.{{bin,idx}} is not a fairseq mmap indexed dataset: {e}")
+
+    def npy(self, *parts):
+        path = self.path(*parts)
+        self.require(path)
+        try:
+            return np.load(path, mmap_mode="r")
+        except ValueError as e:
+            raise ConfigError(f"{path} is not a .npy array: {e}")
+
+    def select_languages(self, langs: str):
+        """Languages named by ``--langs`` (comma-separated; empty means all)."""
+        if not langs:
+            return list(self.languages)
+        chosen = [x.strip() for x in langs.split(",") if x.strip()]
+        unknown = [x for x in chosen if x not in self.languages]
+        if unknown:
+            raise ConfigError(
+                f"unknown language(s) {', '.join(unknown)}: the data directory {self.root} "
+                f"has {', '.join(self.languages)}"
+            )
+        return chosen
+
+    def check_dictionary(self, dictionary):
+        """The data must have been encoded with this dict.txt."""
+        recorded = self.manifest.get("dictionary") or {}
+        if "sha256" in recorded and recorded["sha256"] != file_sha256(self.path("dict.txt")):
+            raise ConfigError(
+                f"{self.path('dict.txt')} is not the dictionary the data was encoded with "
+                f"(sha256 differs from manifest.json's)"
+            )
+        if "size" in recorded and recorded["size"] != len(dictionary):
+            raise ConfigError(
+                f"{self.path('dict.txt')} has {len(dictionary)} symbols but the data was "
+                f"encoded with {recorded['size']}"
+            )
+
+    def check_token_ids(self, dataset, name, vocab_size, probe=1000):
+        """Cheap check that the first items of a token dataset fit the dictionary."""
+        n = min(len(dataset), probe)
+        if n and max(int(dataset[i].max()) if dataset.sizes[i] else 0 for i in range(n)) >= vocab_size:
+            raise ConfigError(
+                f"{name} holds token ids >= {vocab_size}, the size of dict.txt: the data was "
+                f"encoded with another dictionary"
+            )
+
+    def num_relations(self):
+        self.require(self.path("relations.tsv"))
+        with open(self.path("relations.tsv"), encoding="utf-8") as f:
+            return sum(1 for line in f if line.strip())

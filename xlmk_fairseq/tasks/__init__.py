@@ -1,0 +1,1 @@
+from . import knowledge_pretraining  # noqa: F401

@@ -1,0 +1,224 @@
+"""The ``knowledge_pretraining`` task: multilingual MLM + Masked Entity Prediction +
+Object Entailment, one sub-batch of each per step (XLM-K, Jiang et al. 2022)."""
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from fairseq.data import (
+    ConcatDataset,
+    Dictionary,
+    MaskTokensDataset,
+    NestedDictionaryDataset,
+    PrependTokenDataset,
+    ResamplingDataset,
+    RightPadDataset,
+    TokenBlockDataset,
+)
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.tasks import FairseqTask, register_task
+from omegaconf import II, MISSING
+
+from ..data.description_dataset import DescriptionDataset
+from ..data.entity_descriptions import EntityDescriptions
+from ..data.knowledge_dir import KnowledgeDir
+from ..data.masked_entity_dataset import MaskedEntityDataset
+from ..data.object_entailment_dataset import ObjectEntailmentDataset
+from ..data.xlmk_batch_dataset import XLMKBatchDataset
+from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+KNOWLEDGE_TASKS = ("mep", "oe")
+
+
+@dataclass
+class KnowledgePretrainingConfig(FairseqDataclass):
+    data: str = field(default=MISSING, metadata={"help": "knowledge data directory (docs/data-format.md)"})
+    langs: str = field(default="", metadata={"help": "comma-separated languages for MLM and MEP sentences (default: all in manifest.json); descriptions come from every language"})
+    knowledge_tasks: str = field(default="mep,oe", metadata={"help": "knowledge losses besides MLM: 'mep,oe', 'mep', 'oe' or 'none'"})
+    mep_description_language: ChoiceEnum(["cross", "same"]) = field(default="cross", metadata={"help": "MEP positive description in another language than the sentence (paper) or in the same ('w/o multilingual description')"})
+    oe_loss: ChoiceEnum(["contrastive", "classification"]) = field(default="contrastive", metadata={"help": "OE as in the paper, or relation classification from [subject; object] ('OE w/o contrastive loss')"})
+    description_mlm: bool = field(default=False, metadata={"help": "add MLM on the description text ('w/o knowledge tasks' with --knowledge-tasks none)"})
+    tokens_per_sample: int = field(default=512, metadata={"help": "MLM block length, incl. <s> (paper: 512)"})
+    knowledge_tokens_per_sample: int = field(default=256, metadata={"help": "max length of MEP sentences and descriptions, incl. <s> and </s> (paper: 256)"})
+    multilang_sampling_alpha: float = field(default=0.3, metadata={"help": "language sampling p_i ~ n_i^alpha for MLM and MEP (XLM-R: 0.3)"})
+    sample_break_mode: ChoiceEnum(["none", "complete", "complete_doc", "eos"]) = field(default="complete", metadata={"help": "how MLM blocks are cut (fairseq's TokenBlockDataset)"})
+    mask_prob: float = field(default=0.15, metadata={"help": "MLM: probability of masking a token"})
+    leave_unmasked_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is left unchanged"})
+    random_token_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is replaced by a random one"})
+    knowledge_buckets: int = field(default=2, metadata={"help": "length buckets that the knowledge sequences of a batch are encoded in"})
+    seed: int = II("common.seed")
+
+
+@register_task("knowledge_pretraining", dataclass=KnowledgePretrainingConfig)
+class KnowledgePretrainingTask(FairseqTask):
+    cfg: KnowledgePretrainingConfig
+
+    def __init__(self, cfg, dictionary, kdir):
+        super().__init__(cfg)
+        self.dictionary = dictionary
+        self.mask_idx = dictionary.add_symbol("<mask>")
+        self.kdir = kdir
+        self.langs = kdir.select_languages(cfg.langs)
+        self.knowledge_tasks = parse_knowledge_tasks(cfg.knowledge_tasks)
+        self.num_relations = kdir.num_relations()
+        self._descriptions = None
+
+    @classmethod
+    def setup_task(cls, cfg, **kwargs):
+        kdir = KnowledgeDir(cfg.data)
+        dictionary = Dictionary.load(kdir.path("dict.txt"))
+        kdir.check_dictionary(dictionary)
+        logger.info("dictionary: %d types; languages: %s", len(dictionary), ", ".join(kdir.languages))
+        return cls(cfg, dictionary, kdir)
+
+    @property
+    def descriptions(self):
+        if self._descriptions is None:
+            self._descriptions = EntityDescriptions(
+                self.kdir, self.dictionary, self.cfg.knowledge_tokens_per_sample
+            )
+        return self._descriptions
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        train = split == "train"
+        datasets = OrderedDict()
+        datasets["mlm"] = self._masked_lm(self._mlm_blocks(split, train), split)
+        if "mep" in self.knowledge_tasks:
+            mep = self._masked_entities(split, train)
+            if mep is not None:
+                datasets["mep"] = mep
+        if "oe" in self.knowledge_tasks:
+            triples = self.kdir.npy("oe", f"{split}.npy")
+            if len(triples) == 0:
+                self._empty(split, "oe/" + split + ".npy")
+            else:
+                datasets["oe"] = ObjectEntailmentDataset(
+                    triples, self.descriptions, self.num_relations, self.cfg.seed,
+                    name=f"oe/{split}.npy",
+                )
+        if self.cfg.description_mlm:
+            datasets["desc_mlm"] = self._masked_lm(DescriptionDataset(self.descriptions), split)
+        self.datasets[split] = XLMKBatchDataset(
+            datasets, self.dictionary.pad(), seed=self.cfg.seed,
+            num_buckets=self.cfg.knowledge_buckets,
+        )
+        logger.info("%s: %s", split, ", ".join(f"{k} {len(v)}" for k, v in datasets.items()))
+
+    def _empty(self, split, what):
+        if split == "train":
+            raise ConfigError(f"{self.kdir.path(what)} holds no examples")
+        logger.warning("%s holds no examples; not evaluated on %s", what, split)
+
+    def _mlm_blocks(self, split, train):
+        per_lang = []
+        for lang in self.langs:
+            tokens = self.kdir.indexed("mlm", lang, split)
+            self.kdir.check_token_ids(tokens, f"mlm/{lang}/{split}", len(self.dictionary))
+            if len(tokens) == 0:
+                continue
+            blocks = TokenBlockDataset(
+                tokens, tokens.sizes, self.cfg.tokens_per_sample - 1,  # one less for <s>
+                pad=self.dictionary.pad(), eos=self.dictionary.eos(),
+                break_mode=self.cfg.sample_break_mode,
+            )
+            per_lang.append(PrependTokenDataset(blocks, self.dictionary.bos()))
+        if not per_lang:
+            raise ConfigError(f"mlm/*/{split} holds no text for languages {', '.join(self.langs)}")
+        return self._sample_languages(per_lang, train)
+
+    def _masked_entities(self, split, train):
+        per_lang = []
+        for lang in self.langs:
+            sentences = self.kdir.indexed("mep", lang, split)
+            self.kdir.check_token_ids(sentences, f"mep/{lang}/{split}", len(self.dictionary))
+            mentions = self.kdir.indexed("mep", lang, f"{split}.mentions")
+            if len(sentences) == 0:
+                continue
+            per_lang.append(MaskedEntityDataset(
+                sentences, mentions, self.kdir.path("mep", lang, f"{split}.mentions.bin"),
+                self.kdir.languages.index(lang), self.descriptions, self.dictionary,
+                self.mask_idx, self.cfg.knowledge_tokens_per_sample,
+                cross_lingual=self.cfg.mep_description_language == "cross",
+                seed=self.cfg.seed, name=f"mep/{lang}/{split}",
+            ))
+        if not per_lang:
+            self._empty(split, f"mep/*/{split}")
+            return None
+        return self._sample_languages(per_lang, train)
+
+    def _sample_languages(self, per_lang, train):
+        """XLM-R's language sampling: p_i ~ n_i^alpha, resampled every epoch."""
+        if not train or len(per_lang) == 1:
+            return ConcatDataset(per_lang) if len(per_lang) > 1 else per_lang[0]
+        ratios = language_size_ratios([len(d) for d in per_lang], self.cfg.multilang_sampling_alpha)
+        return ConcatDataset([
+            ResamplingDataset(d, size_ratio=r, seed=self.cfg.seed, epoch=1, replace=r >= 1.0)
+            for d, r in zip(per_lang, ratios)
+        ])
+
+    def _masked_lm(self, dataset, split):
+        src, tgt = MaskTokensDataset.apply_mask(
+            dataset, self.dictionary, pad_idx=self.dictionary.pad(), mask_idx=self.mask_idx,
+            seed=self.cfg.seed, mask_prob=self.cfg.mask_prob,
+            leave_unmasked_prob=self.cfg.leave_unmasked_prob,
+            random_token_prob=self.cfg.random_token_prob,
+        )
+        return NestedDictionaryDataset(
+            {
+                "net_input": {"src_tokens": RightPadDataset(src, pad_idx=self.dictionary.pad())},
+                "target": RightPadDataset(tgt, pad_idx=self.dictionary.pad()),
+            },
+            sizes=[src.sizes],
+        )
+
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        loss, sample_size, logging_output = super().train_step(
+            sample, model, criterion, optimizer, update_num, ignore_grad
+        )
+        # The queues take part in this step's loss graph: they are updated only now, after
+        # the backward pass (an in-place update before it breaks autograd).
+        model.enqueue_pending_keys(skip=ignore_grad)
+        return loss, sample_size, logging_output
+
+    def build_model(self, cfg, from_checkpoint=False):
+        model = super().build_model(cfg, from_checkpoint)
+        if not hasattr(model, "enqueue_pending_keys"):
+            raise ConfigError("--task knowledge_pretraining needs an xlmk_* architecture (e.g. --arch xlmk_base)")
+        return model
+
+    def max_positions(self):
+        return self.cfg.tokens_per_sample
+
+    @property
+    def source_dictionary(self):
+        return self.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.dictionary
+
+
+def parse_knowledge_tasks(value):
+    names = [x.strip() for x in value.split(",") if x.strip()]
+    if names == ["none"]:
+        return ()
+    unknown = [x for x in names if x not in KNOWLEDGE_TASKS]
+    if unknown or not names:
+        raise ConfigError(
+            f"--knowledge-tasks {value!r}: use a comma-separated subset of "
+            f"{', '.join(KNOWLEDGE_TASKS)}, or 'none'"
+        )
+    return tuple(x for x in KNOWLEDGE_TASKS if x in names)
+
+
+def language_size_ratios(sizes, alpha):
+    """Per-language resampling ratios so that language i is drawn with p_i ~ n_i^alpha
+    (n_i its share of examples) while the epoch keeps its total size."""
+    sizes = np.asarray(sizes, dtype=np.float64)
+    p = sizes / sizes.sum()
+    q = p ** alpha
+    q /= q.sum()
+    return q * sizes.sum() / sizes
