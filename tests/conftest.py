@@ -1,0 +1,59 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+USER_DIR = os.path.join(REPO, "xlmk_fairseq")
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory):
+    from preprocess.synthetic import make_synthetic_data
+
+    return make_synthetic_data(str(tmp_path_factory.mktemp("data") / "syn"))
+
+
+# a tiny, fast configuration of the task; tests add or override flags
+TINY = [
+    "--user-dir", USER_DIR, "--task", "knowledge_pretraining", "--criterion", "xlmk",
+    "--arch", "xlmk_tiny", "--queue-size", "64", "--batch-size", "8",
+    "--tokens-per-sample", "64", "--knowledge-tokens-per-sample", "32",
+    "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "0", "--cpu", "--seed", "1",
+    "--log-format", "json", "--log-interval", "1", "--no-epoch-checkpoints",
+]
+
+
+def run_train(data, save_dir, *args, check=True, launcher=(), env=None, base=TINY):
+    """Run fairseq-train (or ``launcher``, which takes its arguments); return (completed
+    process, parsed JSON log records)."""
+    program = list(launcher) or [os.path.join(BIN, "fairseq-train")]
+    cmd = [*program, str(data), *base,
+           "--save-dir", str(save_dir), *map(str, args)]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"fairseq-train failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc, parse_json_logs(proc.stdout + proc.stderr)
+
+
+def parse_json_logs(text):
+    records = []
+    for line in text.splitlines():
+        brace = line.find("{")
+        if brace < 0 or "|" not in line[:brace]:
+            continue
+        tag = line[:brace].rstrip(" |").rsplit("|", 1)[-1].strip()
+        try:
+            record = json.loads(line[brace:])
+        except ValueError:
+            continue
+        records.append((tag, record))
+    return records
+
+
+def records(logs, tag):
+    return [r for t, r in logs if t == tag]
