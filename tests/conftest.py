@@ -51,7 +51,10 @@ def parse_json_logs(text):
             record = json.loads(line[brace:])
         except ValueError:
             continue
-        records.append((tag, record))
+        # fairseq prefixes end-of-epoch keys with the tag ("valid_loss"); drop the prefix
+        prefix = tag + "_"
+        records.append((tag, {k[len(prefix):] if k.startswith(prefix) else k: v
+                              for k, v in record.items()}))
     return records
 
 

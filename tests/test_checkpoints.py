@@ -1,0 +1,120 @@
+"""Restoring XLM-R-style checkpoints, and resuming XLM-K runs with their queues."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from conftest import BIN, USER_DIR, run_train
+
+
+@pytest.fixture(scope="module")
+def masked_lm_checkpoint(synthetic_data, tmp_path_factory):
+    """A checkpoint of fairseq's own masked_lm task (no plugin), XLM-R's layout at toy size."""
+    root = tmp_path_factory.mktemp("masked_lm")
+    data = root / "data"
+    data.mkdir()
+    shutil.copy(os.path.join(synthetic_data, "dict.txt"), data / "dict.txt")
+    for split in ("train", "valid"):
+        for ext in ("bin", "idx"):
+            shutil.copy(os.path.join(synthetic_data, "mlm", "en", f"{split}.{ext}"), data / f"{split}.{ext}")
+    cmd = [
+        os.path.join(BIN, "fairseq-train"), str(data), "--task", "masked_lm", "--criterion", "masked_lm",
+        "--arch", "roberta_base", "--encoder-layers", "2", "--encoder-embed-dim", "64",
+        "--encoder-ffn-embed-dim", "256", "--encoder-attention-heads", "4", "--max-positions", "512",
+        "--tokens-per-sample", "64", "--sample-break-mode", "complete", "--batch-size", "8",
+        "--optimizer", "adam", "--lr", "1e-3", "--max-update", "2", "--cpu", "--num-workers", "0",
+        "--save-dir", str(root / "ck"), "--no-epoch-checkpoints",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "ck" / "checkpoint_last.pt"
+
+
+def build_xlmk_tiny(data):
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(data), "--user-dir", USER_DIR, "--task", "knowledge_pretraining",
+        "--criterion", "xlmk", "--arch", "xlmk_tiny", "--queue-size", "64",
+    ])
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    return task.build_model(cfg.model)
+
+
+def test_plain_roberta_checkpoint_restores_with_every_encoder_tensor_unchanged(
+        synthetic_data, masked_lm_checkpoint, caplog):
+    from fairseq import checkpoint_utils
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(masked_lm_checkpoint))
+    original = {k: v.clone() for k, v in state["model"].items()}
+    assert not any(k.startswith(("knowledge_heads.", "mep_queue.")) for k in original)
+    model = build_xlmk_tiny(synthetic_data)
+    with caplog.at_level("INFO"):
+        model.load_state_dict(state["model"], strict=True)
+    assert "initialised" in caplog.text and "knowledge_heads" in caplog.text
+    restored = model.state_dict()
+    encoder_keys = [k for k in original if k.startswith("encoder.")]
+    assert any(k.startswith("encoder.sentence_encoder.") for k in encoder_keys)
+    assert any(k.startswith("encoder.lm_head.") for k in encoder_keys)
+    for key in encoder_keys:
+        assert torch.equal(restored[key], original[key]), key
+
+
+@pytest.mark.parametrize("how", ["restore_file", "finetune_from_model"])
+def test_training_continues_from_a_plain_roberta_checkpoint(synthetic_data, masked_lm_checkpoint, tmp_path, how):
+    flags = (["--restore-file", masked_lm_checkpoint, "--reset-optimizer", "--reset-dataloader",
+              "--reset-meters", "--reset-lr-scheduler"] if how == "restore_file"
+             else ["--finetune-from-model", masked_lm_checkpoint])
+    proc, logs = run_train(synthetic_data, tmp_path / "ck", "--max-update", "2", *flags)
+    assert "initialised" in proc.stdout + proc.stderr
+    assert torch.load(tmp_path / "ck" / "checkpoint_last.pt", weights_only=False)["optimizer_history"][-1]["num_updates"] == 2
+
+
+def test_resume_restores_queues_bit_exactly(synthetic_data, tmp_path):
+    from fairseq import checkpoint_utils
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    run_train(synthetic_data, straight, "--max-update", "6", "--save-interval-updates", "3")
+    midway = checkpoint_utils.load_checkpoint_to_cpu(str(straight / "checkpoint_1_3.pt"))
+    assert int(midway["model"]["mep_queue.num_enqueued"]) == 3 * 8
+    # interrupted run: resume from the update-3 checkpoint as checkpoint_last.pt
+    resumed.mkdir()
+    shutil.copy(straight / "checkpoint_1_3.pt", resumed / "checkpoint_last.pt")
+    proc, _ = run_train(synthetic_data, resumed, "--max-update", "6")
+    assert "Loaded checkpoint" in proc.stdout + proc.stderr
+    a = checkpoint_utils.load_checkpoint_to_cpu(str(straight / "checkpoint_last.pt"))["model"]
+    b = checkpoint_utils.load_checkpoint_to_cpu(str(resumed / "checkpoint_last.pt"))["model"]
+    queue_keys = [k for k in a if "_queue." in k]
+    assert queue_keys
+    for key in queue_keys:
+        assert torch.equal(a[key], b[key]), key
+    assert int(b["mep_queue.num_enqueued"]) == 6 * 8
+
+
+class NotAllowed:
+    pass
+
+
+def test_checkpoint_with_numpy_scalars_loads_and_unknown_classes_are_refused(masked_lm_checkpoint, tmp_path):
+    import numpy as np
+    from fairseq import checkpoint_utils
+
+    from xlmk_fairseq.checkpoint_safety import UnsafeCheckpointError
+
+    state = torch.load(masked_lm_checkpoint, weights_only=False)
+    state["extra_state"]["best"] = np.float64(1.5)  # as in the 2019 XLM-R release
+    state["extra_state"]["steps"] = np.int64(3)
+    torch.save(state, tmp_path / "ok.pt")
+    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "ok.pt"))
+    assert loaded["extra_state"]["best"] == 1.5
+
+    state["extra_state"]["meter"] = NotAllowed()
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(UnsafeCheckpointError, match="NotAllowed"):
+        checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "bad.pt"))
