@@ -36,17 +36,22 @@ def contrastive_loss(query, key, entities, queue_keys=None, queue_entities=None,
     A candidate of the positive's own entity is not a negative (an in-batch duplicate, or
     a queued key of that entity): it is masked out. Returns (loss sum, number correct).
     """
-    q, candidates, cand_entities = query.float(), key.float(), entities
-    if queue_keys is not None:
-        candidates = torch.cat([candidates, queue_keys.float()])
-        cand_entities = torch.cat([entities, queue_entities])
+    q, k = query.float(), key.float()
     if normalize:
-        q, candidates = F.normalize(q, dim=-1), F.normalize(candidates, dim=-1)
-    logits = q @ candidates.t() / temperature
+        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+    logits = q @ k.t()
     target = torch.arange(q.size(0), device=q.device)
-    same_entity = entities.unsqueeze(1) == cand_entities.unsqueeze(0)
+    same_entity = entities.unsqueeze(1) == entities.unsqueeze(0)
     same_entity[target, target] = False
-    logits = logits.masked_fill(same_entity, float("-inf"))
+    if queue_keys is not None:
+        # the queue holds no gradient: a separate product keeps the backward pass from
+        # materialising a gradient for every queued key
+        queued = queue_keys.float()
+        if normalize:
+            queued = F.normalize(queued, dim=-1)
+        logits = torch.cat([logits, q @ queued.t()], dim=1)
+        same_entity = torch.cat([same_entity, entities.unsqueeze(1) == queue_entities.unsqueeze(0)], dim=1)
+    logits = logits.masked_fill(same_entity, float("-inf")) / temperature
     loss = F.cross_entropy(logits, target, reduction="sum")
     correct = (logits.argmax(dim=-1) == target).sum()
     return loss, correct
