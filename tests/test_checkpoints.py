@@ -7,7 +7,8 @@ import subprocess
 import pytest
 import torch
 
-from conftest import BIN, USER_DIR, run_train
+from conftest import BIN, run_train
+from tests_support import build_xlmk_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +35,7 @@ def masked_lm_checkpoint(synthetic_data, tmp_path_factory):
 
 
 def build_xlmk_tiny(data):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        str(data), "--user-dir", USER_DIR, "--task", "knowledge_pretraining",
-        "--criterion", "xlmk", "--arch", "xlmk_tiny", "--queue-size", "64",
-    ])
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    return task.build_model(cfg.model)
+    return build_xlmk_tiny_model(data)[1]
 
 
 def test_plain_roberta_checkpoint_restores_with_every_encoder_tensor_unchanged(

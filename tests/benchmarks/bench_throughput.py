@@ -118,6 +118,8 @@ def main():
     parser.add_argument("--tokens-per-sample", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--updates-per-round", type=int, default=None)
+    parser.add_argument("--knowledge-buckets", type=int, default=None,
+                        help="override the task's default number of length buckets")
     cli = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     work = tempfile.mkdtemp(prefix="xlmk_bench_")
@@ -141,6 +143,7 @@ def main():
                            "--arch", "xlmk_base", "--queue-size", str(cli.queue_size), "--langs", "en",
                            "--knowledge-proj-dim", DIMS[dims][3],
                            "--knowledge-tokens-per-sample", str(min(256, cli.tokens_per_sample)),
+                           *(["--knowledge-buckets", str(cli.knowledge_buckets)] if cli.knowledge_buckets else []),
                            *DIMS[dims], *common])
             mlm = Runner([mlm_data, "--task", "masked_lm", "--criterion", "masked_lm",
                           "--arch", "roberta_base", *DIMS[dims], *common])
