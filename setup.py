@@ -11,9 +11,11 @@ setup(
     # pip never resolves a CUDA torch on its own.
     install_requires=[
         "numpy",
+        "orjson",
         "sentencepiece",
         "tensorboardX",
         "tqdm",
     ],
+    entry_points={"console_scripts": ["xlmk-preprocess = preprocess.cli:main"]},
     extras_require={"test": ["pytest"]},
 )

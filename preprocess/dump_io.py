@@ -1,0 +1,82 @@
+"""Opening dumps (plain, .gz, .bz2) and writing outputs that appear only when complete."""
+
+import bz2
+import contextlib
+import gzip
+import hashlib
+import os
+import shutil
+import zlib
+
+
+class DumpError(Exception):
+    """The input is not a usable dump: the message says why; nothing has been written."""
+
+
+def open_dump(path):
+    """A binary stream of the decompressed dump, chosen by magic bytes, not by name."""
+    if not os.path.isfile(path):
+        raise DumpError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise DumpError(f"{path}: the file is empty")
+    with open(path, "rb") as f:
+        magic = f.read(3)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    if magic == b"BZh":
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_chunks(stream, path, size=1 << 22):
+    """Yield decompressed chunks; a truncated compressed stream is a DumpError."""
+    try:
+        while True:
+            chunk = stream.read(size)
+            if not chunk:
+                return
+            yield chunk
+    except (EOFError, OSError, zlib.error) as e:
+        raise DumpError(f"{path}: the compressed stream is damaged or truncated ({e})") from None
+
+
+def file_fingerprint(path):
+    """Size and sha256 of an input file, for the manifest."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return {"path": os.path.abspath(path), "bytes": os.path.getsize(path), "sha256": h.hexdigest()}
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Build a directory under ``<path>.partial`` and rename it to ``path`` on success.
+
+    An interrupted or failed run leaves no ``path`` that a later step would read (a stale
+    ``.partial`` is removed by the next run).
+    """
+    tmp = path.rstrip("/") + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    os.rename(tmp, path)
+
+
+def text_lines(stream_chunks):
+    """Split a stream of byte chunks into lines (bytes, without the newline)."""
+    rest = b""
+    for chunk in stream_chunks:
+        chunk = rest + chunk
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+

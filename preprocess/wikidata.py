@@ -1,0 +1,199 @@
+"""Wikidata JSON dump -> kept items, their sitelinks, item-valued triples, relation labels.
+
+The dump (``latest-all.json[.gz|.bz2]``) is one JSON array with one entity per line. Items
+are kept when they have a sitelink to a Wikipedia of the chosen languages. Outputs, in
+``WORK/wikidata/`` (written under a temporary name and renamed when complete):
+
+    items.tsv          qid <TAB> label          kept items, in dump order (label: English if any)
+    sitelinks.sqlite   table sitelinks(lang, title, qid): the title -> QID lookup per language
+    triples.npy        int64 [T, 3]: subject qid, property id, object qid (numbers), both ends kept
+    properties.tsv     pid <TAB> count <TAB> English label, by descending count
+    stats.json         counts, skipped records by reason, the input's size and checksum
+"""
+
+import collections
+import json
+import os
+import sqlite3
+from multiprocessing import Pool
+
+import numpy as np
+import orjson
+from tqdm import tqdm
+
+from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, text_lines
+
+# Site ids that end in "wiki" but are not Wikipedias.
+NOT_WIKIPEDIAS = {
+    "commonswiki", "wikidatawiki", "specieswiki", "metawiki", "sourceswiki", "mediawikiwiki",
+    "outreachwiki", "wikimaniawiki", "foundationwiki", "incubatorwiki", "testwiki",
+    "testwikidatawiki", "wikifunctionswiki", "abstractwiki", "otrs_wikiwiki", "strategywiki",
+    "tenwiki", "votewiki", "donatewiki", "nostalgiawiki", "loginwiki", "labswiki",
+}
+CHUNK_BYTES = 1 << 22
+
+
+def wikipedia_language(site):
+    """'enwiki' -> 'en', 'zh_min_nanwiki' -> 'zh-min-nan'; None for other sites."""
+    if not site.endswith("wiki") or site in NOT_WIKIPEDIAS:
+        return None
+    return site[: -len("wiki")].replace("_", "-")
+
+
+def parse_entity(line, languages):
+    """One dump line -> ("item", ...), ("property", ...) or ("skip", reason) or None."""
+    line = line.strip()
+    if line in (b"", b"[", b"]"):
+        return None
+    if line.endswith(b","):
+        line = line[:-1]
+    try:
+        entity = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return ("skip", "malformed_json")
+    if not isinstance(entity, dict) or not isinstance(entity.get("id"), str):
+        return ("skip", "missing_id")
+    ident, kind = entity["id"], entity.get("type")
+    labels = entity.get("labels") or {}
+    if kind == "property":
+        return ("property", _number(ident), _label(labels, ("en",)))
+    if kind != "item" or not ident.startswith("Q"):
+        return ("skip", "not_an_item")
+    titles = {}
+    for site, link in (entity.get("sitelinks") or {}).items():
+        lang = wikipedia_language(site)
+        if lang in languages and isinstance(link, dict) and link.get("title"):
+            titles[lang] = link["title"]
+    if not titles:
+        return ("skip", "no_sitelink_in_languages")
+    claims, reasons = [], collections.Counter()
+    for statements in (entity.get("claims") or {}).values():
+        for statement in statements:
+            snak = statement.get("mainsnak") or {}
+            if snak.get("datatype") != "wikibase-item":
+                continue
+            if statement.get("rank") == "deprecated":
+                reasons["claim_deprecated"] += 1
+            elif snak.get("snaktype") != "value":
+                reasons["claim_" + str(snak.get("snaktype"))] += 1
+            else:
+                value = (snak.get("datavalue") or {}).get("value") or {}
+                target = value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
+                if target and target.startswith("Q") and snak.get("property", "").startswith("P"):
+                    claims.append((_number(snak["property"]), _number(target)))
+                else:
+                    reasons["claim_malformed"] += 1
+    label = _label(labels, ("en", *sorted(titles)))
+    return ("item", _number(ident), label, titles, claims, reasons)
+
+
+def _number(ident):
+    return int(ident[1:])
+
+
+def _label(labels, preferred):
+    """The first label among ``preferred`` languages, else any label, else ""."""
+    for lang in (*preferred, *sorted(labels)):
+        value = (labels.get(lang) or {}).get("value")
+        if value:
+            return value.replace("\t", " ").replace("\n", " ")
+    return ""
+
+
+def _parse_chunk(args):
+    lines, languages = args
+    return [r for r in (parse_entity(line, languages) for line in lines) if r is not None]
+
+
+def _line_chunks(path, languages):
+    stream = open_dump(path)
+    first = True
+    chunk, size = [], 0
+    with stream:
+        for line in text_lines(read_chunks(stream, path)):
+            if first:
+                stripped = line.lstrip(b"\xef\xbb\xbf").strip()
+                if not stripped:
+                    continue
+                if stripped[:1] not in (b"[", b"{"):
+                    raise DumpError(f"{path}: not a Wikidata JSON dump (it does not start with '[')")
+                first = False
+            chunk.append(line)
+            size += len(line)
+            if size >= CHUNK_BYTES:
+                yield chunk, languages
+                chunk, size = [], 0
+    if first:
+        raise DumpError(f"{path}: no entities in the file")
+    if chunk:
+        yield chunk, languages
+
+
+def run(dump, languages, out_dir, workers=1):
+    """Read ``dump`` and write ``out_dir`` (= WORK/wikidata); returns the stats."""
+    languages = tuple(languages)
+    counts, skipped = collections.Counter(), collections.Counter()
+    properties = {}
+    relation_counts = collections.Counter()
+    with atomic_dir(out_dir) as tmp:
+        db = sqlite3.connect(os.path.join(tmp, "sitelinks.sqlite"))
+        db.execute("CREATE TABLE sitelinks (lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title)) WITHOUT ROWID")
+        claims_path = os.path.join(tmp, "claims.bin")
+        with open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
+                open(claims_path, "wb") as claims_file:
+            chunks = _line_chunks(dump, languages)
+            pool = Pool(workers) if workers > 1 else None
+            results = pool.imap(_parse_chunk, chunks) if pool else map(_parse_chunk, chunks)
+            try:
+                with tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
+                    for records in results:
+                        rows = []
+                        for record in records:
+                            bar.update(1)
+                            if record[0] == "skip":
+                                skipped[record[1]] += 1
+                            elif record[0] == "property":
+                                properties[record[1]] = record[2]
+                                counts["properties"] += 1
+                            else:
+                                _, qid, label, titles, claims, reasons = record
+                                counts["items_kept"] += 1
+                                skipped.update(reasons)
+                                items.write(f"Q{qid}\t{label}\n")
+                                rows.extend((lang, title, qid) for lang, title in titles.items())
+                                if claims:
+                                    np.asarray([(qid, p, o) for p, o in claims], dtype=np.int64).tofile(claims_file)
+                        db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
+                        counts["sitelinks"] += len(rows)
+            finally:
+                if pool:
+                    pool.terminate()
+        db.commit()
+        db.close()
+        triples = _keep_triples_among_items(claims_path, os.path.join(tmp, "items.tsv"), counts)
+        os.remove(claims_path)
+        np.save(os.path.join(tmp, "triples.npy"), triples)
+        relation_counts.update(triples[:, 1].tolist())
+        with open(os.path.join(tmp, "properties.tsv"), "w", encoding="utf-8") as f:
+            for pid, n in sorted(relation_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                f.write(f"P{pid}\t{n}\t{properties.get(pid, '')}\n")
+        stats = {
+            "languages": list(languages),
+            "counts": dict(counts),
+            "skipped": dict(sorted(skipped.items())),
+            "input": file_fingerprint(dump),
+        }
+        with open(os.path.join(tmp, "stats.json"), "w", encoding="utf-8") as f:
+            json.dump(stats, f, indent=2)
+    return stats
+
+
+def _keep_triples_among_items(claims_path, items_path, counts):
+    claims = np.fromfile(claims_path, dtype=np.int64).reshape(-1, 3)
+    with open(items_path, encoding="utf-8") as f:
+        kept = np.sort(np.fromiter((int(line.split("\t", 1)[0][1:]) for line in f), dtype=np.int64))
+    both = np.isin(claims[:, 0], kept) & np.isin(claims[:, 2], kept)
+    counts["item_claims"] = int(len(claims))
+    counts["triples"] = int(both.sum())
+    counts["claims_to_items_not_kept"] = int(len(claims) - both.sum())
+    return claims[both]

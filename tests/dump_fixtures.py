@@ -1,0 +1,79 @@
+"""Generators of small dumps in the real Wikimedia formats, for the preprocessing tests."""
+
+import bz2
+import gzip
+import json
+
+
+def item(qid, labels=None, sitelinks=(), claims=(), extra_claims=None):
+    """A Wikidata item as the JSON dump holds it. ``claims``: (pid, target qid, rank, snaktype)."""
+    entity = {
+        "type": "item", "id": qid,
+        "labels": {lang: {"language": lang, "value": v} for lang, v in (labels or {}).items()},
+        "descriptions": {}, "aliases": {},
+        "claims": {},
+        "sitelinks": {site: {"site": site, "title": title, "badges": []} for site, title in sitelinks},
+        "lastrevid": 1,
+    }
+    for n, (pid, target, rank, snaktype) in enumerate(claims):
+        snak = {"snaktype": snaktype, "property": pid, "datatype": "wikibase-item"}
+        if snaktype == "value":
+            snak["datavalue"] = {"type": "wikibase-entityid",
+                                 "value": {"entity-type": "item", "numeric-id": int(target[1:]), "id": target}}
+        entity["claims"].setdefault(pid, []).append(
+            {"mainsnak": snak, "type": "statement", "id": f"{qid}${n}", "rank": rank})
+    for pid, statements in (extra_claims or {}).items():
+        entity["claims"].setdefault(pid, []).extend(statements)
+    return entity
+
+
+def prop(pid, label):
+    return {"type": "property", "id": pid, "datatype": "wikibase-item",
+            "labels": {"en": {"language": "en", "value": label}}, "claims": {}}
+
+
+def wikidata_dump_text(entities, raw_lines=()):
+    """The dump layout: '[' line, one entity per line ending with ',', ']' line."""
+    lines = [json.dumps(e, ensure_ascii=False) for e in entities] + list(raw_lines)
+    return "[\n" + ",\n".join(lines) + "\n]\n"
+
+
+def write(path, text, compression=None):
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if compression == "gz":
+        data = gzip.compress(data)
+    elif compression == "bz2":
+        data = bz2.compress(data)
+    with open(path, "wb") as f:
+        f.write(data)
+    return str(path)
+
+
+def small_wikidata():
+    """Entities covering the cases the reader must handle."""
+    good = lambda q, **kw: item(q, **kw)  # noqa: E731
+    return [
+        good("Q183", labels={"en": "Germany", "de": "Deutschland"},
+             sitelinks=[("enwiki", "Germany"), ("dewiki", "Deutschland"), ("commonswiki", "Category:Germany")],
+             claims=[("P36", "Q64", "normal", "value"), ("P30", "Q46", "normal", "value"),
+                     ("P47", "Q142", "deprecated", "value"), ("P6", "", "normal", "somevalue"),
+                     ("P1313", "", "normal", "novalue")],
+             extra_claims={"P1082": [{"mainsnak": {"snaktype": "value", "property": "P1082", "datatype": "quantity",
+                                                   "datavalue": {"type": "quantity", "value": {"amount": "+83000000"}}},
+                                      "type": "statement", "rank": "normal"}]}),
+        good("Q64", labels={"de": "Berlin"}, sitelinks=[("dewiki", "Berlin"), ("enwiki", "Berlin")],
+             claims=[("P17", "Q183", "preferred", "value"), ("P1376", "Q183", "normal", "value")]),
+        good("Q142", labels={"en": "France"}, sitelinks=[("enwiki", "France"), ("specieswiki", "France")],
+             claims=[("P47", "Q183", "normal", "value"), ("P36", "Q90", "normal", "value")]),
+        # only non-Wikipedia sitelinks: not kept
+        good("Q46", labels={"en": "Europe"}, sitelinks=[("commonswiki", "Europe"), ("enwikiquote", "Europe"),
+                                                         ("dewikivoyage", "Europa"), ("wikidatawiki", "Q46")]),
+        # a language that is not chosen: not kept (Q90 Paris has only a French sitelink here)
+        good("Q90", labels={"fr": "Paris"}, sitelinks=[("frwiki", "Paris")]),
+        good("Q36236", labels={"nan": "Bân-lâm-gú"}, sitelinks=[("zh_min_nanwiki", "Bân-lâm-gú")]),
+        prop("P36", "capital"), prop("P17", "country"), prop("P47", "shares border with"),
+        {"type": "lexeme", "id": "L1", "lemmas": {}},
+    ]
+
+
+MALFORMED_LINES = ['{"type": "item", "id": "Q999", "labels": ', '{"type": "item", "labels": {}}']

@@ -1,0 +1,93 @@
+"""xlmk-preprocess wikidata on generated dumps in the real format."""
+
+import json
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from dump_fixtures import MALFORMED_LINES, small_wikidata, wikidata_dump_text, write
+from preprocess import wikidata
+from preprocess.cli import main
+
+
+@pytest.fixture(params=[None, "gz", "bz2"])
+def dump(tmp_path, request):
+    return write(tmp_path / "latest-all.json", wikidata_dump_text(small_wikidata(), MALFORMED_LINES), request.param)
+
+
+def read_outputs(work):
+    out = os.path.join(work, "wikidata")
+    items = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "items.tsv"), encoding="utf-8")]
+    db = sqlite3.connect(os.path.join(out, "sitelinks.sqlite"))
+    sitelinks = sorted(db.execute("SELECT lang, title, qid FROM sitelinks"))
+    triples = np.load(os.path.join(out, "triples.npy")).tolist()
+    props = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "properties.tsv"), encoding="utf-8")]
+    stats = json.load(open(os.path.join(out, "stats.json")))
+    return items, sitelinks, triples, props, stats
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_items_sitelinks_and_triples(dump, tmp_path, workers):
+    work = tmp_path / "work"
+    assert main(["wikidata", "--dump", dump, "--langs", "en,de,zh-min-nan", "--out", str(work),
+                 "--workers", str(workers)]) == 0
+    items, sitelinks, triples, props, stats = read_outputs(work)
+    assert items == [["Q183", "Germany"], ["Q64", "Berlin"], ["Q142", "France"], ["Q36236", "Bân-lâm-gú"]]
+    assert sitelinks == sorted([("en", "Germany", 183), ("de", "Deutschland", 183), ("de", "Berlin", 64),
+                                ("en", "Berlin", 64), ("en", "France", 142), ("zh-min-nan", "Bân-lâm-gú", 36236)])
+    # deprecated, somevalue, novalue and non-item claims are skipped; Q46/Q90 are not kept
+    assert sorted(triples) == sorted([[183, 36, 64], [64, 17, 183], [64, 1376, 183], [142, 47, 183]])
+    assert props[0][0] in ("P36", "P17", "P47", "P1376") and ["P36", "1", "capital"] in props
+    assert stats["skipped"]["malformed_json"] == 1 and stats["skipped"]["missing_id"] == 1
+    assert stats["skipped"]["no_sitelink_in_languages"] == 2
+    assert stats["skipped"]["not_an_item"] == 1
+    assert stats["skipped"]["claim_deprecated"] == 1
+    assert stats["skipped"]["claim_somevalue"] == 1 and stats["skipped"]["claim_novalue"] == 1
+    assert stats["counts"]["claims_to_items_not_kept"] == 2  # Q183->Q46, Q142->Q90
+
+
+def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
+    dump = write(tmp_path / "d.json", wikidata_dump_text(small_wikidata() * 1, MALFORMED_LINES))
+    outs = []
+    for workers in (1, 2):
+        work = tmp_path / f"w{workers}"
+        main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(work), "--workers", str(workers)])
+        outs.append(read_outputs(work)[:4])
+    assert outs[0] == outs[1]
+
+
+def test_sitelink_site_ids():
+    assert wikidata.wikipedia_language("enwiki") == "en"
+    assert wikidata.wikipedia_language("zh_min_nanwiki") == "zh-min-nan"
+    for site in ("commonswiki", "specieswiki", "metawiki", "sourceswiki", "mediawikiwiki", "wikidatawiki",
+                 "enwikiquote", "dewikivoyage"):
+        assert wikidata.wikipedia_language(site) is None
+
+
+@pytest.mark.parametrize("content,compression,message", [
+    ("", None, "empty"),
+    ("<mediawiki>\n</mediawiki>\n", None, "not a Wikidata JSON dump"),
+    ("\n\n", None, "no entities"),
+    ("truncated", "gz-truncated", "damaged or truncated"),
+    ("truncated", "bz2-truncated", "damaged or truncated"),
+])
+def test_not_a_dump_stops_with_a_message_and_writes_nothing(tmp_path, capsys, content, compression, message):
+    if compression and compression.endswith("-truncated"):
+        kind = compression.split("-")[0]
+        full = tmp_path / "full"
+        write(full, wikidata_dump_text(small_wikidata() * 50), kind)
+        data = full.read_bytes()
+        path = write(tmp_path / "dump", data[: len(data) // 2])
+    else:
+        path = write(tmp_path / "dump", content)
+    work = tmp_path / "work"
+    assert main(["wikidata", "--dump", path, "--langs", "en", "--out", str(work)]) != 0
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(work / "wikidata") and not os.path.exists(str(work / "wikidata") + ".partial")
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["wikidata", "--dump", str(tmp_path / "nope.json"), "--langs", "en", "--out", str(tmp_path)]) != 0
+    assert "no such file" in capsys.readouterr().err
