@@ -77,3 +77,39 @@ def small_wikidata():
 
 
 MALFORMED_LINES = ['{"type": "item", "id": "Q999", "labels": ', '{"type": "item", "labels": {}}']
+
+
+NAMESPACES = {
+    "en": {-2: "Media", 6: "File", 10: "Template", 14: "Category"},
+    "de": {-2: "Medium", 6: "Datei", 10: "Vorlage", 14: "Kategorie"},
+}
+
+
+def page(title, text, ns=0, page_id=1, redirect=None):
+    return {"title": title, "text": text, "ns": ns, "id": page_id, "redirect": redirect}
+
+
+def wikipedia_dump_text(lang, pages, version="0.11"):
+    """A pages-articles export: <mediawiki> with <siteinfo> and <page>s (wikitext escaped)."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    ns_xml = "\n".join(f'      <namespace key="{k}" case="first-letter">{escape(v)}</namespace>'
+                       for k, v in NAMESPACES.get(lang, NAMESPACES["en"]).items())
+    out = [f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-{version}/" '
+           f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="{version}" xml:lang="{lang}">',
+           "  <siteinfo>", f"    <sitename>Wikipedia</sitename>", f"    <dbname>{lang}wiki</dbname>",
+           "    <base>https://example.org/wiki/Main_Page</base>", "    <generator>MediaWiki 1.41</generator>",
+           "    <case>first-letter</case>", "    <namespaces>",
+           '      <namespace key="0" case="first-letter" />', ns_xml, "    </namespaces>", "  </siteinfo>"]
+    for i, p in enumerate(pages):
+        redirect = f"    <redirect title={quoteattr(p['redirect'])} />" if p["redirect"] else ""
+        out += ["  <page>", f"    <title>{escape(p['title'])}</title>", f"    <ns>{p['ns']}</ns>",
+                f"    <id>{p['id'] or i + 1}</id>", redirect, "    <revision>", f"      <id>{1000 + i}</id>",
+                "      <timestamp>2024-01-01T00:00:00Z</timestamp>",
+                "      <contributor><username>X</username><id>1</id></contributor>",
+                "      <unknownelement>ignored</unknownelement>",
+                "      <model>wikitext</model>", "      <format>text/x-wiki</format>",
+                f'      <text bytes="{len(p["text"].encode())}" xml:space="preserve">{escape(p["text"])}</text>',
+                "      <sha1>0</sha1>", "    </revision>", "  </page>"]
+    out.append("</mediawiki>")
+    return "\n".join(line for line in out if line) + "\n"

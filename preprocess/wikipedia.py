@@ -1,0 +1,245 @@
+"""Wikipedia pages-articles XML dump -> plain text per page with links resolved to QIDs.
+
+Streams the dump (plain, .bz2 or .gz; export schema 0.8 to 0.11; UTF-8 or UTF-16 with a
+byte-order mark), keeps namespace 0, takes redirects from the <redirect title=...> element,
+converts wikitext in worker processes, and resolves every link target: cut #section,
+underscores to spaces, first letter upper-cased on first-letter wikis, follow redirects
+(loops guarded), then title -> QID through the Wikidata sitelinks. Outputs, in
+``WORK/wikipedia/<lang>/`` (written under a temporary name, renamed when complete):
+
+    pages.jsonl   {"id", "title", "qid" (or null), "text", "links": [[start, end, qid], ...]}
+    stats.json    pages, redirects, mentions resolved / unresolved, skipped by reason, input
+"""
+
+import collections
+import json
+import os
+import sqlite3
+import xml.etree.ElementTree as ET
+from multiprocessing import Pool
+
+import orjson
+from tqdm import tqdm
+
+from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump
+from .wikitext import WikitextConverter
+
+MAX_REDIRECT_HOPS = 20
+CHUNK_PAGES = 64
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(elem, name):
+    for child in elem:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def iter_dump(path):
+    """Yield ("siteinfo", {...}) once, then ("page", {...}) per page."""
+    stream = open_dump(path)
+    root = None
+    try:
+        with stream:
+            for event, elem in ET.iterparse(stream, events=("start", "end")):
+                name = _local(elem.tag)
+                if event == "start":
+                    if root is None:
+                        if name != "mediawiki":
+                            raise DumpError(f"{path}: not a MediaWiki XML dump (root element <{name}>)")
+                        root = elem
+                    continue
+                if name == "siteinfo":
+                    yield "siteinfo", _siteinfo(elem)
+                    root.remove(elem)
+                elif name == "page":
+                    yield "page", _page(elem)
+                    root.remove(elem)
+    except ET.ParseError as e:
+        raise DumpError(f"{path}: not a well-formed MediaWiki XML dump ({e})") from None
+    except (EOFError, OSError) as e:
+        raise DumpError(f"{path}: the compressed stream is damaged or truncated ({e})") from None
+    if root is None:
+        raise DumpError(f"{path}: not a MediaWiki XML dump")
+
+
+def _siteinfo(elem):
+    namespaces = {}
+    spaces = _child(elem, "namespaces")
+    for ns in spaces if spaces is not None else []:
+        try:
+            namespaces[int(ns.get("key"))] = (ns.text or "").strip()
+        except (TypeError, ValueError):
+            continue
+    case = _child(elem, "case")
+    dbname = _child(elem, "dbname")
+    return {"namespaces": namespaces, "case": (case.text or "first-letter") if case is not None else "first-letter",
+            "dbname": dbname.text if dbname is not None else None}
+
+
+def _page(elem):
+    title, ns, ident, redirect, text = None, None, None, None, None
+    for child in elem:
+        name = _local(child.tag)
+        if name == "title":
+            title = child.text
+        elif name == "ns":
+            ns = child.text
+        elif name == "id":
+            ident = child.text
+        elif name == "redirect":
+            redirect = child.get("title")
+        elif name == "revision":
+            node = _child(child, "text")
+            if node is not None:
+                text = node.text  # the last <revision> wins, as in a full-history dump
+    return {"title": title, "ns": ns, "id": ident, "redirect": redirect, "text": text}
+
+
+def normalize_title(title, first_letter):
+    title = title.split("#", 1)[0].replace("_", " ")
+    title = " ".join(title.split())
+    if first_letter and title:
+        title = title[0].upper() + title[1:]
+    return title
+
+
+_converter = None
+
+
+def _init_worker(namespaces):
+    global _converter
+    _converter = WikitextConverter(namespaces)
+
+
+def _convert_chunk(pages):
+    out = []
+    for page in pages:
+        try:
+            text, links = _converter.convert(page["text"])
+        except Exception as e:  # a parser failure on one page is counted, not fatal
+            out.append((page, None, repr(e)))
+            continue
+        out.append((page, text, [(l.start, l.end, l.target) for l in links]))
+    return out
+
+
+class _Resolver:
+    """Title -> QID through redirects and sitelinks, all in sqlite (no Python dicts)."""
+
+    def __init__(self, sitelinks_db, redirects_db, lang, first_letter):
+        self.sitelinks, self.redirects = sitelinks_db, redirects_db
+        self.lang, self.first_letter = lang, first_letter
+        self.loops = 0
+
+    def qid(self, raw_title):
+        title = normalize_title(raw_title, self.first_letter)
+        seen = set()
+        while title and len(seen) <= MAX_REDIRECT_HOPS:
+            row = self.redirects.execute("SELECT target FROM redirects WHERE title = ?", (title,)).fetchone()
+            if row is None:
+                break
+            if title in seen:
+                self.loops += 1
+                return None
+            seen.add(title)
+            title = normalize_title(row[0], self.first_letter)
+        row = self.sitelinks.execute(
+            "SELECT qid FROM sitelinks WHERE lang = ? AND title = ?", (self.lang, title)).fetchone()
+        return row[0] if row else None
+
+
+def run(dump, lang, work, workers=1):
+    sitelinks_path = os.path.join(work, "wikidata", "sitelinks.sqlite")
+    if not os.path.exists(sitelinks_path):
+        raise DumpError(f"{sitelinks_path} is missing: run `xlmk-preprocess wikidata` first")
+    out_dir = os.path.join(work, "wikipedia", lang)
+    counts, skipped = collections.Counter(), collections.Counter()
+    with atomic_dir(out_dir) as tmp:
+        # written by the thread that feeds the worker pool, read afterwards by this one
+        redirects = sqlite3.connect(os.path.join(tmp, "redirects.sqlite"), check_same_thread=False)
+        redirects.execute("CREATE TABLE redirects (title TEXT PRIMARY KEY, target TEXT) WITHOUT ROWID")
+        converted_path = os.path.join(tmp, "converted.jsonl")
+        siteinfo = None
+        with open(converted_path, "wb") as converted:
+            events = iter_dump(dump)
+            kind, siteinfo = next(events, (None, None))
+            if kind != "siteinfo":
+                raise DumpError(f"{dump}: no <siteinfo> before the first page")
+            first_letter = siteinfo["case"] == "first-letter"
+            namespaces = [name for key, name in siteinfo["namespaces"].items() if key != 0]
+            pool = Pool(workers, _init_worker, (namespaces,)) if workers > 1 else None
+            if pool is None:
+                _init_worker(namespaces)
+            try:
+                chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
+                results = pool.imap(_convert_chunk, chunks) if pool else map(_convert_chunk, chunks)
+                with tqdm(desc=f"{lang}wiki pages", unit=" pages", unit_scale=True) as bar:
+                    for chunk in results:
+                        for page, text, links in chunk:
+                            bar.update(1)
+                            if text is None:
+                                skipped["wikitext_parse_error"] += 1
+                                continue
+                            converted.write(orjson.dumps({"id": page["id"], "title": page["title"],
+                                                          "text": text, "links": links}) + b"\n")
+            finally:
+                if pool:
+                    pool.terminate()
+        redirects.commit()
+        sitelinks = sqlite3.connect(f"file:{sitelinks_path}?mode=ro", uri=True)
+        resolver = _Resolver(sitelinks, redirects, lang, first_letter)
+        with open(converted_path, "rb") as src, open(os.path.join(tmp, "pages.jsonl"), "wb") as dst:
+            for line in src:
+                page = orjson.loads(line)
+                page["qid"] = resolver.qid(page["title"])
+                counts["pages_with_qid" if page["qid"] else "pages_without_qid"] += 1
+                resolved = []
+                for start, end, target in page["links"]:
+                    qid = resolver.qid(target)
+                    if qid is None:
+                        counts["mentions_unresolved"] += 1
+                    else:
+                        counts["mentions_resolved"] += 1
+                        resolved.append([start, end, qid])
+                page["links"] = resolved
+                dst.write(orjson.dumps(page) + b"\n")
+        counts["redirect_loops"] = resolver.loops
+        sitelinks.close()
+        redirects.close()
+        os.remove(converted_path)
+        os.remove(os.path.join(tmp, "redirects.sqlite"))
+        stats = {"lang": lang, "dbname": siteinfo["dbname"], "counts": dict(counts),
+                 "skipped": dict(sorted(skipped.items())), "input": file_fingerprint(dump)}
+        with open(os.path.join(tmp, "stats.json"), "w", encoding="utf-8") as f:
+            json.dump(stats, f, indent=2, ensure_ascii=False)
+    return stats
+
+
+def _article_chunks(events, redirects, counts, skipped, first_letter):
+    chunk = []
+    for kind, page in events:
+        if kind != "page":
+            continue
+        if page["title"] is None or page["ns"] is None:
+            skipped["page_missing_field"] += 1
+        elif page["ns"].strip() != "0":
+            skipped["non_main_namespace"] += 1
+        elif page["redirect"] is not None:
+            counts["redirects"] += 1
+            redirects.execute("INSERT OR REPLACE INTO redirects VALUES (?, ?)",
+                              (normalize_title(page["title"], first_letter), page["redirect"]))
+        elif not (page["text"] or "").strip():
+            skipped["empty_text"] += 1
+        else:
+            counts["pages"] += 1
+            chunk.append(page)
+            if len(chunk) >= CHUNK_PAGES:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk

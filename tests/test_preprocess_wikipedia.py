@@ -1,0 +1,116 @@
+"""xlmk-preprocess wikipedia on generated XML dumps in the real export format."""
+
+import json
+import os
+
+import pytest
+
+from dump_fixtures import page, small_wikidata, wikidata_dump_text, wikipedia_dump_text, write
+from preprocess.cli import main
+from preprocess.wikitext import WikitextConverter
+
+GERMANY = ("'''Germany''' is a country. Its capital is [[Berlin]]. It borders [[france]], "
+           "[[FRG|West Germany]] and [[United_States]] and [[Nowhere]] and [[Loop A]]."
+           "{{Infobox country|capital=[[Berlin]]}}<ref>See [[France]]</ref> "
+           "[[Category:Countries]] [[de:Deutschland]] [[File:Flag.png|thumb|Flag of [[Germany]]]]\n"
+           "== History ==\nThe [[Berlin#History|capital]]s &amp; more&nbsp;text.")
+
+
+def en_pages():
+    return [
+        page("Germany", GERMANY, page_id=10),
+        page("Berlin", "'''Berlin''' is the capital of [[Germany]].", page_id=11),
+        page("France", "France borders [[Germany]].", page_id=12),
+        page("FRG", "#REDIRECT [[Germany]]", redirect="Germany", page_id=13),
+        page("Loop A", "#REDIRECT [[Loop B]]", redirect="Loop B", page_id=14),
+        page("Loop B", "#REDIRECT [[Loop A]]", redirect="Loop A", page_id=15),
+        page("Template:Infobox country", "{{{capital}}}", ns=10, page_id=16),
+        page("Empty page", "", page_id=17),
+    ]
+
+
+@pytest.fixture
+def work(tmp_path):
+    dump = write(tmp_path / "wd.json", wikidata_dump_text(small_wikidata()))
+    work = tmp_path / "work"
+    assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(work)]) == 0
+    return work
+
+
+def read_pages(work, lang):
+    path = os.path.join(work, "wikipedia", lang)
+    pages = [json.loads(line) for line in open(os.path.join(path, "pages.jsonl"), encoding="utf-8")]
+    return {p["title"]: p for p in pages}, json.load(open(os.path.join(path, "stats.json")))
+
+
+@pytest.mark.parametrize("encoding,compression,version", [
+    ("utf-8", None, "0.11"), ("utf-8", "bz2", "0.10"), ("utf-8-sig", "gz", "0.8"), ("utf-16", None, "0.11"),
+])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pages_text_links_and_redirects(work, tmp_path, encoding, compression, version, workers):
+    text = wikipedia_dump_text("en", en_pages(), version=version).encode(encoding)
+    dump = write(tmp_path / "enwiki.xml", text, compression)
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--workers", str(workers)]) == 0
+    pages, stats = read_pages(work, "en")
+    assert sorted(pages) == ["Berlin", "France", "Germany"]
+    germany = pages["Germany"]
+    assert germany["qid"] == 183 and pages["Berlin"]["qid"] == 64
+    text = germany["text"]
+    assert "Infobox" not in text and "See France" not in text and "Flag of" not in text
+    assert "Countries" not in text and "Deutschland" not in text
+    assert "History" in text and "& more text." in text
+    mentions = [(text[s:e], qid) for s, e, qid in germany["links"]]
+    assert mentions == [("Berlin", 64), ("france", 142), ("West Germany", 183), ("capitals", 64)]
+    c = stats["counts"]
+    assert c["pages"] == 3 and c["redirects"] == 3 and c["redirect_loops"] == 1
+    # unresolved: United_States and Nowhere (no such items), Loop A (a loop)
+    assert c["mentions_unresolved"] == 3 and c["mentions_resolved"] == 6
+    assert stats["skipped"] == {"empty_text": 1, "non_main_namespace": 1}
+
+
+def test_localised_namespaces(work, tmp_path):
+    text = ("[[Berlin]] ist die Hauptstadt. [[Datei:Karte.png|mini|Karte von [[Berlin]]]] "
+            "[[Kategorie:Staat]] [[:Kategorie:Staaten|Staaten]] {{Vorlage|x=[[Berlin]]}}")
+    dump = write(tmp_path / "dewiki.xml", wikipedia_dump_text("de", [page("Deutschland", text)]))
+    assert main(["wikipedia", "--dump", dump, "--lang", "de", "--out", str(work)]) == 0
+    pages, _ = read_pages(work, "de")
+    p = pages["Deutschland"]
+    assert p["qid"] == 183
+    assert p["text"] == "Berlin ist die Hauptstadt. Staaten"
+    assert [(p["text"][s:e], q) for s, e, q in p["links"]] == [("Berlin", 64)]
+
+
+def test_wikitext_edge_cases():
+    c = WikitextConverter(["File", "Category"])
+    text, links = c.convert("[[Berlin (disambiguation)|]] and [[wikt:capital]] and [[bus]]es and "
+                            "[[Paris#History|the ''old'' city]]")
+    assert text == "Berlin and wikt:capital and buses and the old city"
+    assert [(text[l.start:l.end], l.target) for l in links] == [
+        ("Berlin", "Berlin (disambiguation)"), ("buses", "bus"), ("the old city", "Paris#History")]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b'[\n{"id": "Q1"}\n]\n', "not a well-formed"),
+    (b"<html><body>hi</body></html>", "not a MediaWiki XML dump"),
+])
+def test_not_a_dump_is_refused_and_nothing_written(work, tmp_path, capsys, content, message):
+    dump = write(tmp_path / "x.xml", content)
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work)]) != 0
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(work / "wikipedia" / "en")
+
+
+def test_truncated_compressed_dump_is_refused(work, tmp_path, capsys):
+    full = write(tmp_path / "full.xml.bz2", wikipedia_dump_text("en", en_pages() * 30), "bz2")
+    data = open(full, "rb").read()
+    dump = write(tmp_path / "cut.xml.bz2", data[: len(data) // 2])
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work)]) != 0
+    assert "truncated" in capsys.readouterr().err
+    assert not os.path.exists(work / "wikipedia" / "en")
+
+
+def test_needs_the_wikidata_step(tmp_path, capsys):
+    dump = write(tmp_path / "en.xml", wikipedia_dump_text("en", en_pages()))
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(tmp_path / "w")]) != 0
+    assert "run `xlmk-preprocess wikidata` first" in capsys.readouterr().err
