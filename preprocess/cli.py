@@ -4,6 +4,9 @@ One subcommand per step (LUKE-style), each reading and writing under a work dire
 
     xlmk-preprocess wikidata  --dump latest-all.json.gz --langs en,de,zh --out WORK [--workers N]
     xlmk-preprocess wikipedia --dump enwiki-latest-pages-articles.xml.bz2 --lang en --out WORK [--workers N]
+    xlmk-preprocess spm       --out WORK [--spm-model xlmr/sentencepiece.bpe.model --dict xlmr/dict.txt | --train-vocab-size 8000]
+    xlmk-preprocess binarize  --work WORK --out DATA [--workers N]
+    xlmk-preprocess all       --config recipes/preprocess_sample.yaml      (the whole chain)
 """
 
 import argparse
@@ -35,6 +38,74 @@ def _wikipedia(args):
           f"unresolved {c.get('mentions_unresolved', 0)} -> {os.path.join(args.out, 'wikipedia', args.lang)}")
 
 
+def _spm(args):
+    from . import tokenizer
+
+    out = os.path.join(args.out, "spm")
+    if args.spm_model or args.dict:
+        if not (args.spm_model and args.dict):
+            raise DumpError("--spm-model and --dict go together")
+        tokenizer.use_existing(args.spm_model, args.dict, out)
+    else:
+        tokenizer.train(_corpus_lines(args.out), args.train_vocab_size, out)
+    print(f"sentencepiece model and dict.txt -> {out}")
+
+
+def _corpus_lines(work):
+    import orjson
+
+    root = os.path.join(work, "wikipedia")
+    langs = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    if not langs:
+        raise DumpError(f"{root} holds no language: run the wikipedia step first")
+    for lang in langs:
+        with open(os.path.join(root, lang, "pages.jsonl"), "rb") as f:
+            for line in f:
+                for paragraph in orjson.loads(line)["text"].split("\n"):
+                    if paragraph.strip():
+                        yield paragraph
+
+
+def _binarize(args):
+    from . import binarize
+
+    langs = [x for x in (args.langs or "").split(",") if x] or None
+    out = binarize.run(args.work, args.out, languages=langs, workers=args.workers,
+                       valid_fraction=args.valid_fraction, max_relations=args.max_relations)
+    print(f"data directory -> {out}")
+
+
+def _all(args):
+    import yaml
+
+    try:
+        with open(args.config, encoding="utf-8") as f:
+            cfg = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise DumpError(f"{args.config}: {e}") from None
+    base = os.path.dirname(os.path.abspath(args.config))
+    path = lambda p: p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))  # noqa: E731
+    try:
+        work, out, langs = path(cfg["work"]), path(cfg["out"]), list(cfg["wikipedia"])
+        wikidata_dump = path(cfg["wikidata"])
+    except (KeyError, TypeError) as e:
+        raise DumpError(f"{args.config}: needs keys work, out, wikidata, wikipedia ({e})") from None
+    workers = int(cfg.get("workers", args.workers))
+    if not os.path.exists(os.path.join(work, "wikidata", "stats.json")):
+        _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers))
+    for lang in langs:
+        if not os.path.exists(os.path.join(work, "wikipedia", lang, "stats.json")):
+            _wikipedia(argparse.Namespace(dump=path(cfg["wikipedia"][lang]), lang=lang, out=work, workers=workers))
+    spm_cfg = cfg.get("spm") or {}
+    if not os.path.exists(os.path.join(work, "spm", "dict.txt")):
+        _spm(argparse.Namespace(out=work, spm_model=spm_cfg.get("model") and path(spm_cfg["model"]),
+                                dict=spm_cfg.get("dict") and path(spm_cfg["dict"]),
+                                train_vocab_size=int(spm_cfg.get("train_vocab_size", 8000))))
+    _binarize(argparse.Namespace(work=work, out=out, langs=",".join(langs), workers=workers,
+                                 valid_fraction=float(cfg.get("valid_fraction", 0.01)),
+                                 max_relations=cfg.get("max_relations")))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="xlmk-preprocess", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +121,24 @@ def build_parser():
     p.add_argument("--out", required=True, help="work directory (holding the wikidata step's output)")
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=_wikipedia)
+    p = sub.add_parser("spm", help="use XLM-R's sentencepiece model and dict, or train one on the text")
+    p.add_argument("--out", required=True, help="work directory (holding the wikipedia steps' output)")
+    p.add_argument("--spm-model", help="an existing sentencepiece model (e.g. XLM-R's sentencepiece.bpe.model)")
+    p.add_argument("--dict", help="its fairseq dict.txt (checked against the model)")
+    p.add_argument("--train-vocab-size", type=int, default=8000, help="vocabulary size when training")
+    p.set_defaults(func=_spm)
+    p = sub.add_parser("binarize", help="work directory -> the knowledge data directory")
+    p.add_argument("--work", required=True)
+    p.add_argument("--out", required=True, help="the data directory to write")
+    p.add_argument("--langs", help="languages to include (default: every finished wikipedia step)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--valid-fraction", type=float, default=0.01)
+    p.add_argument("--max-relations", type=int, default=None, help="keep the K most frequent relations")
+    p.set_defaults(func=_binarize)
+    p = sub.add_parser("all", help="every step, as configured in a YAML file; finished steps are reused")
+    p.add_argument("--config", required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_all)
     return parser
 
 

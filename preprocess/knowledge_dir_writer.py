@@ -31,6 +31,7 @@ class KnowledgeDirWriter:
         self.vocab_size = len(dict_symbols) + 4 + 1  # specials and <mask>
         self.token_dtype = indexed_dataset.best_fitting_int_dtype(self.vocab_size)
         self._builders = {}
+        self._desc_rows = []  # (entity, language index, row in desc/<lang>)
         self.counts = {}
 
     def _p(self, *parts):
@@ -64,37 +65,42 @@ class KnowledgeDirWriter:
             torch.tensor(np.asarray(mentions, dtype=np.int64).reshape(-1)))
         self._count(f"mep/{lang}/{split}/sentences")
 
-    def write_knowledge(self, entities, relations, descriptions, triples_by_split):
+    def add_description(self, entity, lang, tokens):
+        """One description (token ids without <s>/</s>) of ``entity`` in ``lang``."""
+        self._builder(f"desc/{lang}", self.token_dtype).add_item(torch.tensor(tokens, dtype=torch.int64))
+        row = self.counts.get(f"desc/{lang}/descriptions", 0)
+        self._count(f"desc/{lang}/descriptions")
+        self._desc_rows.append((entity, self.languages.index(lang), row))
+
+    def write_tables(self, entities, relations, triples_by_split):
         """``entities``: [(qid, label)] in id order; ``relations``: [(pid, label)];
-        ``descriptions``: {entity_id: {lang: token ids without <s>/</s>}};
-        ``triples_by_split``: {split: int array [T, 3]}."""
+        ``triples_by_split``: {split: int array [T, 3]}. Call after the descriptions."""
         _write_tsv(self._p("entities.tsv"), entities)
         _write_tsv(self._p("relations.tsv"), relations)
         os.makedirs(self._p("desc"), exist_ok=True)
-        offsets, langs, rows = [0], [], []
-        next_row = {lang: 0 for lang in self.languages}
-        for e in range(len(entities)):
-            for lang, tokens in sorted(descriptions.get(e, {}).items(),
-                                       key=lambda kv: self.languages.index(kv[0])):
-                li = self.languages.index(lang)
-                self._builder(f"desc/{lang}", self.token_dtype).add_item(
-                    torch.tensor(tokens, dtype=torch.int64))
-                langs.append(li)
-                rows.append(next_row[lang])
-                next_row[lang] += 1
-            offsets.append(len(langs))
         for lang in self.languages:  # every language has a desc file, possibly empty
             self._builder(f"desc/{lang}", self.token_dtype)
-        np.save(self._p("desc", "entity_offsets.npy"), np.asarray(offsets, dtype=np.int64))
-        np.save(self._p("desc", "desc_lang.npy"), np.asarray(langs, dtype=np.int32))
-        np.save(self._p("desc", "desc_row.npy"), np.asarray(rows, dtype=np.int64))
+        rows = np.asarray(self._desc_rows, dtype=np.int64).reshape(-1, 3)
+        rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # by entity, then language
+        offsets = np.zeros(len(entities) + 1, dtype=np.int64)
+        np.add.at(offsets, rows[:, 0] + 1, 1)
+        np.save(self._p("desc", "entity_offsets.npy"), np.cumsum(offsets))
+        np.save(self._p("desc", "desc_lang.npy"), rows[:, 1].astype(np.int32))
+        np.save(self._p("desc", "desc_row.npy"), rows[:, 2])
         os.makedirs(self._p("oe"), exist_ok=True)
         for split, triples in triples_by_split.items():
             np.save(self._p("oe", f"{split}.npy"), np.asarray(triples, dtype=np.int32).reshape(-1, 3))
             self._count(f"oe/{split}/triples", len(triples))
         self._count("entities", len(entities))
         self._count("relations", len(relations))
-        self._count("descriptions", len(langs))
+        self._count("descriptions", len(rows))
+
+    def write_knowledge(self, entities, relations, descriptions, triples_by_split):
+        """All at once: ``descriptions`` is {entity_id: {lang: token ids}}."""
+        for entity, by_lang in sorted(descriptions.items()):
+            for lang, tokens in by_lang.items():
+                self.add_description(entity, lang, tokens)
+        self.write_tables(entities, relations, triples_by_split)
 
     def finalize(self, splits=("train", "valid"), **manifest_extra):
         # every language has every split, possibly empty, so the task finds all files

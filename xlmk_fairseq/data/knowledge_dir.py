@@ -24,6 +24,15 @@ def file_sha256(path):
     return h.hexdigest()
 
 
+class EmptyIndexedDataset:
+    """What an indexed dataset with no items looks like to the task."""
+
+    sizes = np.zeros(0, dtype=np.int32)
+
+    def __len__(self):
+        return 0
+
+
 class KnowledgeDir:
     def __init__(self, root):
         self.root = root
@@ -54,6 +63,8 @@ class KnowledgeDir:
         """An MMapIndexedDataset at ``parts`` (without .bin/.idx), checked to exist."""
         prefix = self.path(*parts)
         self.require(prefix + ".bin", prefix + ".idx")
+        if os.path.getsize(prefix + ".bin") == 0:
+            return EmptyIndexedDataset()  # numpy cannot memory-map an empty file
         try:
             return MMapIndexedDataset(prefix)
         except Exception as e:  # a truncated or foreign file
