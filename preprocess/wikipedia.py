@@ -11,6 +11,7 @@ underscores to spaces, first letter upper-cased on first-letter wikis, follow re
     stats.json    pages, redirects, mentions resolved / unresolved, skipped by reason, input
 """
 
+import codecs
 import collections
 import json
 import os
@@ -21,7 +22,7 @@ from multiprocessing import Pool
 import orjson
 from tqdm import tqdm
 
-from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump
+from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks
 from .wikitext import WikitextConverter
 
 MAX_REDIRECT_HOPS = 20
@@ -39,32 +40,68 @@ def _child(elem, name):
     return None
 
 
-def iter_dump(path):
-    """Yield ("siteinfo", {...}) once, then ("page", {...}) per page."""
-    stream = open_dump(path)
+def iter_dump(path, invalid=None):
+    """Yield ("siteinfo", {...}) once, then ("page", {...}) per page.
+
+    The bytes are decoded here, not by the XML parser, so that an invalid UTF-8 sequence
+    becomes U+FFFD and is counted in ``invalid[0]`` instead of stopping the whole dump.
+    """
+    invalid = invalid if invalid is not None else [0]
+    parser = ET.XMLPullParser(events=("start", "end"))
     root = None
     try:
-        with stream:
-            for event, elem in ET.iterparse(stream, events=("start", "end")):
-                name = _local(elem.tag)
-                if event == "start":
-                    if root is None:
-                        if name != "mediawiki":
-                            raise DumpError(f"{path}: not a MediaWiki XML dump (root element <{name}>)")
-                        root = elem
-                    continue
-                if name == "siteinfo":
-                    yield "siteinfo", _siteinfo(elem)
-                    root.remove(elem)
-                elif name == "page":
-                    yield "page", _page(elem)
-                    root.remove(elem)
+        with open_dump(path) as stream:
+            for text in _decoded(read_chunks(stream, path), invalid):
+                parser.feed(text)
+                for event, elem in parser.read_events():
+                    name = _local(elem.tag)
+                    if event == "start":
+                        if root is None:
+                            if name != "mediawiki":
+                                raise DumpError(f"{path}: not a MediaWiki XML dump (root element <{name}>)")
+                            root = elem
+                        continue
+                    if name == "siteinfo":
+                        yield "siteinfo", _siteinfo(elem)
+                        root.remove(elem)
+                    elif name == "page":
+                        yield "page", _page(elem)
+                        root.remove(elem)
+            parser.close()
     except ET.ParseError as e:
         raise DumpError(f"{path}: not a well-formed MediaWiki XML dump ({e})") from None
-    except (EOFError, OSError) as e:
-        raise DumpError(f"{path}: the compressed stream is damaged or truncated ({e})") from None
     if root is None:
         raise DumpError(f"{path}: not a MediaWiki XML dump")
+
+
+def _decoded(chunks, invalid):
+    """Bytes -> str: UTF-16 by its byte-order mark, else UTF-8 (BOM dropped); an XML
+    declaration is dropped since the parser then receives text, not bytes."""
+    decoder = None
+    head = b""
+    for chunk in chunks:
+        if decoder is None:
+            head += chunk
+            if len(head) < 4:
+                continue
+            chunk, head = head, b""
+            if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                encoding = "utf-16"
+            else:
+                encoding = "utf-8-sig"
+            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+            text = decoder.decode(chunk)
+            if text.startswith("<?xml"):
+                text = text[text.index("?>") + 2:]
+        else:
+            text = decoder.decode(chunk)
+        invalid[0] += text.count("\ufffd")
+        yield text
+    if decoder is None and head:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        yield decoder.decode(head, final=True)
+    elif decoder is not None:
+        yield decoder.decode(b"", final=True)
 
 
 def _siteinfo(elem):
@@ -166,7 +203,8 @@ def run(dump, lang, work, workers=1):
         converted_path = os.path.join(tmp, "converted.jsonl")
         siteinfo = None
         with open(converted_path, "wb") as converted:
-            events = iter_dump(dump)
+            invalid = [0]
+            events = iter_dump(dump, invalid)
             kind, siteinfo = next(events, (None, None))
             if kind != "siteinfo":
                 raise DumpError(f"{dump}: no <siteinfo> before the first page")
@@ -209,6 +247,8 @@ def run(dump, lang, work, workers=1):
                 page["links"] = resolved
                 dst.write(orjson.dumps(page) + b"\n")
         counts["redirect_loops"] = resolver.loops
+        if invalid[0]:
+            skipped["invalid_utf8_replaced"] = invalid[0]
         sitelinks.close()
         redirects.close()
         os.remove(converted_path)

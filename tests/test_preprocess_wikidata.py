@@ -91,3 +91,13 @@ def test_not_a_dump_stops_with_a_message_and_writes_nothing(tmp_path, capsys, co
 def test_missing_file(tmp_path, capsys):
     assert main(["wikidata", "--dump", str(tmp_path / "nope.json"), "--langs", "en", "--out", str(tmp_path)]) != 0
     assert "no such file" in capsys.readouterr().err
+
+
+def test_invalid_utf8_line_is_counted_and_skipped(tmp_path):
+    text = wikidata_dump_text(small_wikidata()).encode("utf-8")
+    bad = b'{"type": "item", "id": "Q5", "labels": {"en": {"language": "en", "value": "\xff\xfe"}}}'
+    data = text.replace(b"[\n", b"[\n" + bad + b",\n", 1)
+    dump = write(tmp_path / "d.json", data)
+    assert main(["wikidata", "--dump", dump, "--langs", "en", "--out", str(tmp_path / "w")]) == 0
+    stats = json.load(open(tmp_path / "w" / "wikidata" / "stats.json"))
+    assert stats["skipped"]["malformed_json"] == 1

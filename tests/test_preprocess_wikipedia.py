@@ -114,3 +114,14 @@ def test_needs_the_wikidata_step(tmp_path, capsys):
     dump = write(tmp_path / "en.xml", wikipedia_dump_text("en", en_pages()))
     assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(tmp_path / "w")]) != 0
     assert "run `xlmk-preprocess wikidata` first" in capsys.readouterr().err
+
+
+def test_invalid_utf8_is_replaced_and_counted(work, tmp_path):
+    text = wikipedia_dump_text("en", [page("Berlin", "Berlin MARK is the capital of [[Germany]].")])
+    data = text.encode("utf-8").replace(b"MARK", b"\xff\xfe\xc3")
+    dump = write(tmp_path / "en.xml", data)
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work)]) == 0
+    pages, stats = read_pages(work, "en")
+    assert pages["Berlin"]["text"].startswith("Berlin \ufffd")
+    assert stats["skipped"]["invalid_utf8_replaced"] == 3
+    assert stats["counts"]["mentions_resolved"] == 1
