@@ -66,23 +66,27 @@ def parse_entity(line, languages):
             titles[lang] = link["title"]
     if not titles:
         return ("skip", "no_sitelink_in_languages")
-    claims, reasons = [], collections.Counter()
+    claims, reasons = [], None
     for statements in (entity.get("claims") or {}).values():
         for statement in statements:
             snak = statement.get("mainsnak") or {}
             if snak.get("datatype") != "wikibase-item":
                 continue
+            reason = None
             if statement.get("rank") == "deprecated":
-                reasons["claim_deprecated"] += 1
+                reason = "claim_deprecated"
             elif snak.get("snaktype") != "value":
-                reasons["claim_" + str(snak.get("snaktype"))] += 1
+                reason = "claim_" + str(snak.get("snaktype"))
             else:
                 value = (snak.get("datavalue") or {}).get("value") or {}
                 target = value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
                 if target and target.startswith("Q") and snak.get("property", "").startswith("P"):
                     claims.append((_number(snak["property"]), _number(target)))
                 else:
-                    reasons["claim_malformed"] += 1
+                    reason = "claim_malformed"
+            if reason:
+                reasons = reasons or collections.Counter()
+                reasons[reason] += 1
     label = _label(labels, ("en", *sorted(titles)))
     return ("item", _number(ident), label, titles, claims, reasons)
 
@@ -147,9 +151,8 @@ def run(dump, languages, out_dir, workers=1):
             try:
                 with tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
                     for records in results:
-                        rows = []
+                        rows, claim_rows = [], []
                         for record in records:
-                            bar.update(1)
                             if record[0] == "skip":
                                 skipped[record[1]] += 1
                             elif record[0] == "property":
@@ -158,13 +161,16 @@ def run(dump, languages, out_dir, workers=1):
                             else:
                                 _, qid, label, titles, claims, reasons = record
                                 counts["items_kept"] += 1
-                                skipped.update(reasons)
+                                if reasons:
+                                    skipped.update(reasons)
                                 items.write(f"Q{qid}\t{label}\n")
                                 rows.extend((lang, title, qid) for lang, title in titles.items())
-                                if claims:
-                                    np.asarray([(qid, p, o) for p, o in claims], dtype=np.int64).tofile(claims_file)
+                                claim_rows.extend((qid, p, o) for p, o in claims)
+                        if claim_rows:
+                            np.asarray(claim_rows, dtype=np.int64).tofile(claims_file)
                         db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
                         counts["sitelinks"] += len(rows)
+                        bar.update(len(records))
             finally:
                 if pool:
                     pool.terminate()
