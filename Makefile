@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_throughput.py
+	$(PY) tests/benchmarks/bench_preprocess.py
 
 clean:
 	rm -rf runs

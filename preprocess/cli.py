@@ -18,11 +18,22 @@ from .dump_io import DumpError
 
 def _wikidata(args):
     from . import wikidata
+    from .shards import parse_shard
 
-    langs = [x.strip() for x in args.langs.split(",") if x.strip()]
-    if not langs:
-        raise DumpError("--langs names no language")
-    stats = wikidata.run(args.dump, langs, os.path.join(args.out, "wikidata"), workers=args.workers)
+    if args.merge_shards:
+        stats = wikidata.merge(args.out, args.merge_shards)
+    else:
+        if not args.dump or not args.langs:
+            raise DumpError("wikidata needs --dump and --langs (or --merge-shards N)")
+        langs = [x.strip() for x in args.langs.split(",") if x.strip()]
+        if not langs:
+            raise DumpError("--langs names no language")
+        shard = parse_shard(args.shard)
+        stats = wikidata.run(args.dump, langs, args.out, workers=args.workers, shard=shard)
+        if shard[1] > 1:
+            print(f"shard {args.shard} -> {wikidata.shard_dir(args.out, *shard)}; "
+                  f"when all are done: xlmk-preprocess wikidata --out {args.out} --merge-shards {shard[1]}")
+            return
     counts = stats["counts"]
     print(f"kept {counts.get('items_kept', 0)} items, {counts.get('triples', 0)} triples, "
           f"{counts.get('sitelinks', 0)} sitelinks -> {os.path.join(args.out, 'wikidata')}")
@@ -110,10 +121,12 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="xlmk-preprocess", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("wikidata", help="Wikidata JSON dump -> items, sitelinks, triples")
-    p.add_argument("--dump", required=True, help="latest-all.json, .json.gz or .json.bz2")
-    p.add_argument("--langs", required=True, help="comma-separated Wikipedia languages, e.g. en,de,zh")
+    p.add_argument("--dump", help="latest-all.json, .json.gz or .json.bz2")
+    p.add_argument("--langs", help="comma-separated Wikipedia languages, e.g. en,de,zh")
     p.add_argument("--out", required=True, help="work directory")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--shard", default="0/1", help="I/N: read only the I-th of N byte ranges (SLURM arrays)")
+    p.add_argument("--merge-shards", type=int, metavar="N", help="put N finished shards together")
     p.set_defaults(func=_wikidata)
     p = sub.add_parser("wikipedia", help="Wikipedia XML dump -> plain text with links resolved to QIDs")
     p.add_argument("--dump", required=True, help="*-pages-articles.xml, .xml.bz2 or .xml.gz")

@@ -14,6 +14,7 @@ are kept when they have a sitelink to a Wikipedia of the chosen languages. Outpu
 import collections
 import json
 import os
+import shutil
 import sqlite3
 from multiprocessing import Pool
 
@@ -22,6 +23,7 @@ import orjson
 from tqdm import tqdm
 
 from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, text_lines
+from .shards import shard_chunks
 
 # Site ids that end in "wiki" but are not Wikipedias.
 NOT_WIKIPEDIAS = {
@@ -109,17 +111,22 @@ def _parse_chunk(args):
     return [r for r in (parse_entity(line, languages) for line in lines) if r is not None]
 
 
-def _line_chunks(path, languages):
-    stream = open_dump(path)
+def _line_chunks(path, languages, shard):
+    index, count = shard
+    if count == 1:
+        stream = open_dump(path)
+        source = read_chunks(stream, path)
+    else:
+        stream, source = None, shard_chunks(path, index, count)
     first = True
     chunk, size = [], 0
-    with stream:
-        for line in text_lines(read_chunks(stream, path)):
+    try:
+        for line in text_lines(source):
             if first:
                 stripped = line.lstrip(b"\xef\xbb\xbf").strip()
                 if not stripped:
                     continue
-                if stripped[:1] not in (b"[", b"{"):
+                if stripped[:1] not in ((b"[", b"{") if index == 0 else (b"{",)):
                     raise DumpError(f"{path}: not a Wikidata JSON dump (it does not start with '[')")
                 first = False
             chunk.append(line)
@@ -127,70 +134,137 @@ def _line_chunks(path, languages):
             if size >= CHUNK_BYTES:
                 yield chunk, languages
                 chunk, size = [], 0
-    if first:
+    finally:
+        if stream is not None:
+            stream.close()
+    if first and index == 0:
         raise DumpError(f"{path}: no entities in the file")
     if chunk:
         yield chunk, languages
 
 
-def run(dump, languages, out_dir, workers=1):
-    """Read ``dump`` and write ``out_dir`` (= WORK/wikidata); returns the stats."""
+def run(dump, languages, work, workers=1, shard=(0, 1)):
+    """Read ``dump`` (or shard I of N of it) and write WORK/wikidata (or its shard dir)."""
+    index, count = shard
+    if count == 1:
+        with atomic_dir(os.path.join(work, "wikidata")) as tmp:
+            _read(dump, languages, tmp, workers, shard)
+            return _finish(tmp)
+    with atomic_dir(shard_dir(work, index, count)) as tmp:
+        return _read(dump, languages, tmp, workers, shard)
+
+
+def shard_dir(work, index, count):
+    return os.path.join(work, "wikidata.shards", f"{index}-of-{count}")
+
+
+def merge(work, count):
+    """Put the N shards' outputs together into WORK/wikidata, as one unsharded run writes it."""
+    dirs = [shard_dir(work, i, count) for i in range(count)]
+    missing = [d for d in dirs if not os.path.exists(os.path.join(d, "stats.json"))]
+    if missing:
+        raise DumpError("unfinished wikidata shards: " + ", ".join(missing))
+    with atomic_dir(os.path.join(work, "wikidata")) as tmp:
+        stats = [json.load(open(os.path.join(d, "stats.json"), encoding="utf-8")) for d in dirs]
+        with open(os.path.join(tmp, "items.tsv"), "wb") as items, open(os.path.join(tmp, "claims.bin"), "wb") as claims:
+            for d in dirs:
+                for name, dst in (("items.tsv", items), ("claims.bin", claims)):
+                    with open(os.path.join(d, name), "rb") as src:
+                        shutil.copyfileobj(src, dst)
+        db = _create_sitelinks(tmp)
+        for d in dirs:
+            db.execute("ATTACH DATABASE ? AS shard", (os.path.join(d, "sitelinks.sqlite"),))
+            db.execute("INSERT OR IGNORE INTO sitelinks SELECT * FROM shard.sitelinks")
+            db.commit()
+            db.execute("DETACH DATABASE shard")
+        db.close()
+        properties = {}
+        for d in dirs:
+            properties.update(json.load(open(os.path.join(d, "properties.json"), encoding="utf-8")))
+        _write_json(os.path.join(tmp, "properties.json"), properties)
+        counts, skipped = collections.Counter(), collections.Counter()
+        for s in stats:
+            counts.update(s["counts"])
+            skipped.update(s["skipped"])
+        _write_json(os.path.join(tmp, "stats.json"), {
+            "languages": stats[0]["languages"], "counts": dict(counts),
+            "skipped": dict(sorted(skipped.items())), "input": stats[0]["input"]})
+        return _finish(tmp)
+
+
+def _create_sitelinks(directory):
+    db = sqlite3.connect(os.path.join(directory, "sitelinks.sqlite"))
+    db.execute("CREATE TABLE sitelinks (lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title)) WITHOUT ROWID")
+    return db
+
+
+def _write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+
+
+def _read(dump, languages, tmp, workers, shard):
+    """The reading part: items.tsv, sitelinks.sqlite, claims.bin, properties.json, stats.json."""
     languages = tuple(languages)
     counts, skipped = collections.Counter(), collections.Counter()
     properties = {}
-    relation_counts = collections.Counter()
-    with atomic_dir(out_dir) as tmp:
-        db = sqlite3.connect(os.path.join(tmp, "sitelinks.sqlite"))
-        db.execute("CREATE TABLE sitelinks (lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title)) WITHOUT ROWID")
-        claims_path = os.path.join(tmp, "claims.bin")
-        with open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
-                open(claims_path, "wb") as claims_file:
-            chunks = _line_chunks(dump, languages)
-            pool = Pool(workers) if workers > 1 else None
-            results = pool.imap(_parse_chunk, chunks) if pool else map(_parse_chunk, chunks)
-            try:
-                with tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
-                    for records in results:
-                        rows, claim_rows = [], []
-                        for record in records:
-                            if record[0] == "skip":
-                                skipped[record[1]] += 1
-                            elif record[0] == "property":
-                                properties[record[1]] = record[2]
-                                counts["properties"] += 1
-                            else:
-                                _, qid, label, titles, claims, reasons = record
-                                counts["items_kept"] += 1
-                                if reasons:
-                                    skipped.update(reasons)
-                                items.write(f"Q{qid}\t{label}\n")
-                                rows.extend((lang, title, qid) for lang, title in titles.items())
-                                claim_rows.extend((qid, p, o) for p, o in claims)
-                        if claim_rows:
-                            np.asarray(claim_rows, dtype=np.int64).tofile(claims_file)
-                        db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
-                        counts["sitelinks"] += len(rows)
-                        bar.update(len(records))
-            finally:
-                if pool:
-                    pool.terminate()
-        db.commit()
-        db.close()
-        triples = _keep_triples_among_items(claims_path, os.path.join(tmp, "items.tsv"), counts)
-        os.remove(claims_path)
-        np.save(os.path.join(tmp, "triples.npy"), triples)
-        relation_counts.update(triples[:, 1].tolist())
-        with open(os.path.join(tmp, "properties.tsv"), "w", encoding="utf-8") as f:
-            for pid, n in sorted(relation_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-                f.write(f"P{pid}\t{n}\t{properties.get(pid, '')}\n")
-        stats = {
-            "languages": list(languages),
-            "counts": dict(counts),
-            "skipped": dict(sorted(skipped.items())),
-            "input": file_fingerprint(dump),
-        }
-        with open(os.path.join(tmp, "stats.json"), "w", encoding="utf-8") as f:
-            json.dump(stats, f, indent=2)
+    db = _create_sitelinks(tmp)
+    with open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
+            open(os.path.join(tmp, "claims.bin"), "wb") as claims_file:
+        chunks = _line_chunks(dump, languages, shard)
+        pool = Pool(workers) if workers > 1 else None
+        results = pool.imap(_parse_chunk, chunks) if pool else map(_parse_chunk, chunks)
+        try:
+            with tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
+                for records in results:
+                    rows, claim_rows = [], []
+                    for record in records:
+                        if record[0] == "skip":
+                            skipped[record[1]] += 1
+                        elif record[0] == "property":
+                            properties[record[1]] = record[2]
+                            counts["properties"] += 1
+                        else:
+                            _, qid, label, titles, claims, reasons = record
+                            counts["items_kept"] += 1
+                            if reasons:
+                                skipped.update(reasons)
+                            items.write(f"Q{qid}\t{label}\n")
+                            rows.extend((lang, title, qid) for lang, title in titles.items())
+                            claim_rows.extend((qid, p, o) for p, o in claims)
+                    if claim_rows:
+                        np.asarray(claim_rows, dtype=np.int64).tofile(claims_file)
+                    db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
+                    counts["sitelinks"] += len(rows)
+                    bar.update(len(records))
+        finally:
+            if pool:
+                pool.terminate()
+    db.commit()
+    db.close()
+    _write_json(os.path.join(tmp, "properties.json"), {f"P{k}": v for k, v in properties.items()})
+    stats = {"languages": list(languages), "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
+             "input": file_fingerprint(dump) if shard[0] == 0 else None}
+    _write_json(os.path.join(tmp, "stats.json"), stats)
+    return stats
+
+
+def _finish(tmp):
+    """Keep the triples whose both ends are kept items; write properties.tsv and the stats."""
+    stats = json.load(open(os.path.join(tmp, "stats.json"), encoding="utf-8"))
+    counts = collections.Counter(stats["counts"])
+    claims_path = os.path.join(tmp, "claims.bin")
+    triples = _keep_triples_among_items(claims_path, os.path.join(tmp, "items.tsv"), counts)
+    os.remove(claims_path)
+    np.save(os.path.join(tmp, "triples.npy"), triples)
+    labels = json.load(open(os.path.join(tmp, "properties.json"), encoding="utf-8"))
+    os.remove(os.path.join(tmp, "properties.json"))
+    relation_counts = collections.Counter(triples[:, 1].tolist())
+    with open(os.path.join(tmp, "properties.tsv"), "w", encoding="utf-8") as f:
+        for pid, n in sorted(relation_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            f.write(f"P{pid}\t{n}\t{labels.get(f'P{pid}', '')}\n")
+    stats["counts"] = dict(counts)
+    _write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 
 

@@ -97,7 +97,7 @@ def wikipedia_dump_text(lang, pages, version="0.11"):
                        for k, v in NAMESPACES.get(lang, NAMESPACES["en"]).items())
     out = [f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-{version}/" '
            f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="{version}" xml:lang="{lang}">',
-           "  <siteinfo>", f"    <sitename>Wikipedia</sitename>", f"    <dbname>{lang}wiki</dbname>",
+           "  <siteinfo>", "    <sitename>Wikipedia</sitename>", f"    <dbname>{lang}wiki</dbname>",
            "    <base>https://example.org/wiki/Main_Page</base>", "    <generator>MediaWiki 1.41</generator>",
            "    <case>first-letter</case>", "    <namespaces>",
            '      <namespace key="0" case="first-letter" />', ns_xml, "    </namespaces>", "  </siteinfo>"]

@@ -101,3 +101,39 @@ def test_invalid_utf8_line_is_counted_and_skipped(tmp_path):
     assert main(["wikidata", "--dump", dump, "--langs", "en", "--out", str(tmp_path / "w")]) == 0
     stats = json.load(open(tmp_path / "w" / "wikidata" / "stats.json"))
     assert stats["skipped"]["malformed_json"] == 1
+
+
+@pytest.mark.parametrize("compression", [None, "bz2-multistream"])
+@pytest.mark.parametrize("count", [2, 3, 7])
+def test_shards_put_together_equal_the_unsharded_run(tmp_path, compression, count):
+    import bz2
+
+    entities = [e for e in small_wikidata()] * 7
+    text = wikidata_dump_text(entities, MALFORMED_LINES)
+    if compression:
+        # several bz2 streams, cut anywhere (even inside a line), as parallel compressors write them
+        data = text.encode()
+        step = len(data) // 5 + 1
+        dump = write(tmp_path / "d.json.bz2", b"".join(bz2.compress(data[i:i + step]) for i in range(0, len(data), step)))
+    else:
+        dump = write(tmp_path / "d.json", text)
+    whole, sharded = tmp_path / "whole", tmp_path / "sharded"
+    assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(whole)]) == 0
+    for i in range(count):
+        assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(sharded),
+                     "--shard", f"{i}/{count}"]) == 0
+    assert main(["wikidata", "--out", str(sharded), "--merge-shards", str(count)]) == 0
+    assert read_outputs(whole) == read_outputs(sharded)
+
+
+def test_gzip_dump_cannot_be_sharded(tmp_path, capsys):
+    dump = write(tmp_path / "d.json.gz", wikidata_dump_text(small_wikidata()), "gz")
+    assert main(["wikidata", "--dump", dump, "--langs", "en", "--out", str(tmp_path / "w"), "--shard", "1/2"]) != 0
+    assert "cannot be sharded" in capsys.readouterr().err
+
+
+def test_merge_needs_every_shard(tmp_path, capsys):
+    dump = write(tmp_path / "d.json", wikidata_dump_text(small_wikidata()))
+    main(["wikidata", "--dump", dump, "--langs", "en", "--out", str(tmp_path / "w"), "--shard", "0/2"])
+    assert main(["wikidata", "--out", str(tmp_path / "w"), "--merge-shards", "2"]) != 0
+    assert "unfinished wikidata shards" in capsys.readouterr().err

@@ -14,11 +14,9 @@ import gzip
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -157,7 +155,7 @@ def main():
     print(f"| wikipedia step, 2 workers | {p2:.0f} pages/s, {l2:.0f} links/s ({p2 / p1:.2f}x one worker) |")
     print(f"| peak RSS at N / 10N pages | {rssp1:.0f} MB / {rssp10:.0f} MB ({rssp10 / rssp1:.2f}x) |")
     per_core_entities, per_core_pages = one, p1
-    print(f"# extrapolated on 16 cores, from the 1-worker rates (assuming linear scaling):")
+    print("# extrapolated on 16 cores, from the 1-worker rates (assuming linear scaling):")
     print(f"#   Wikidata, 110M entities: {110e6 / (16 * per_core_entities) / 3600:.1f} h")
     print(f"#   English Wikipedia, 7M articles: {7e6 / (16 * per_core_pages) / 3600:.1f} h")
 
