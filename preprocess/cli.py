@@ -41,8 +41,19 @@ def _wikidata(args):
 
 def _wikipedia(args):
     from . import wikipedia
+    from .shards import parse_shard
 
-    stats = wikipedia.run(args.dump, args.lang, args.out, workers=args.workers)
+    if args.merge_shards:
+        stats = wikipedia.merge(args.out, args.lang, args.merge_shards)
+    else:
+        if not args.dump:
+            raise DumpError("wikipedia needs --dump (or --merge-shards N)")
+        shard = parse_shard(args.shard)
+        stats = wikipedia.run(args.dump, args.lang, args.out, workers=args.workers, shard=shard)
+        if shard[1] > 1:
+            print(f"shard {args.shard} -> {wikipedia.shard_dir(args.out, args.lang, *shard)}; when all are done: "
+                  f"xlmk-preprocess wikipedia --lang {args.lang} --out {args.out} --merge-shards {shard[1]}")
+            return
     c = stats["counts"]
     print(f"{args.lang}: {c.get('pages', 0)} pages ({c.get('pages_with_qid', 0)} with a QID), "
           f"{c.get('redirects', 0)} redirects, mentions resolved {c.get('mentions_resolved', 0)} / "
@@ -129,10 +140,12 @@ def build_parser():
     p.add_argument("--merge-shards", type=int, metavar="N", help="put N finished shards together")
     p.set_defaults(func=_wikidata)
     p = sub.add_parser("wikipedia", help="Wikipedia XML dump -> plain text with links resolved to QIDs")
-    p.add_argument("--dump", required=True, help="*-pages-articles.xml, .xml.bz2 or .xml.gz")
+    p.add_argument("--dump", help="*-pages-articles[-multistream].xml, .xml.bz2 or .xml.gz")
     p.add_argument("--lang", required=True, help="the wiki's language code, as in --langs of the wikidata step")
     p.add_argument("--out", required=True, help="work directory (holding the wikidata step's output)")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--shard", default="0/1", help="I/N: read only the I-th of N parts (plain or multistream .bz2)")
+    p.add_argument("--merge-shards", type=int, metavar="N", help="put N finished shards together")
     p.set_defaults(func=_wikipedia)
     p = sub.add_parser("spm", help="use XLM-R's sentencepiece model and dict, or train one on the text")
     p.add_argument("--out", required=True, help="work directory (holding the wikipedia steps' output)")

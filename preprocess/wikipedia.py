@@ -13,8 +13,10 @@ underscores to spaces, first letter upper-cased on first-letter wikis, follow re
 
 import codecs
 import collections
+import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import xml.etree.ElementTree as ET
 from multiprocessing import Pool
@@ -23,6 +25,8 @@ import orjson
 from tqdm import tqdm
 
 from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks
+from .shards import decompress_streams, read_range, shard_chunks
+from .shards import kind as shard_kind
 from .wikitext import WikitextConverter
 
 MAX_REDIRECT_HOPS = 20
@@ -40,7 +44,7 @@ def _child(elem, name):
     return None
 
 
-def iter_dump(path, invalid=None):
+def iter_dump(path, invalid=None, shard=(0, 1)):
     """Yield ("siteinfo", {...}) once, then ("page", {...}) per page.
 
     The bytes are decoded here, not by the XML parser, so that an invalid UTF-8 sequence
@@ -50,8 +54,12 @@ def iter_dump(path, invalid=None):
     parser = ET.XMLPullParser(events=("start", "end"))
     root = None
     try:
-        with open_dump(path) as stream:
-            for text in _decoded(read_chunks(stream, path), invalid):
+        with contextlib.ExitStack() as stack:
+            if shard[1] == 1:
+                chunks = read_chunks(stack.enter_context(open_dump(path)), path)
+            else:
+                chunks = _shard_bytes(path, *shard)
+            for text in _decoded(chunks, invalid):
                 parser.feed(text)
                 for event, elem in parser.read_events():
                     name = _local(elem.tag)
@@ -67,11 +75,41 @@ def iter_dump(path, invalid=None):
                     elif name == "page":
                         yield "page", _page(elem)
                         root.remove(elem)
-            parser.close()
+            if shard[1] == 1:
+                parser.close()  # a shard other than the last one ends inside <mediawiki>
     except ET.ParseError as e:
         raise DumpError(f"{path}: not a well-formed MediaWiki XML dump ({e})") from None
     if root is None:
         raise DumpError(f"{path}: not a MediaWiki XML dump")
+
+
+def _shard_bytes(path, index, count):
+    """The dump's header (up to the first <page>) and then the pages of shard ``index``."""
+    body = shard_chunks(path, index, count, boundary=b"<page>", lines=False)
+    if index == 0:
+        yield from body
+        return
+    yield _header(path)
+    pending = b""
+    for chunk in body:  # drop what precedes the shard's first <page>
+        pending += chunk
+        at = pending.find(b"<page>")
+        if at >= 0:
+            yield pending[at:]
+            break
+    yield from body
+
+
+def _header(path):
+    chunks = (read_range(path, 0, os.path.getsize(path)) if shard_kind(path) == "plain" else
+              decompress_streams(read_range(path, 0, os.path.getsize(path)), path))
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        at = head.find(b"<page>")
+        if at >= 0:
+            return head[:at]
+    return head
 
 
 def _decoded(chunks, invalid):
@@ -190,73 +228,132 @@ class _Resolver:
         return row[0] if row else None
 
 
-def run(dump, lang, work, workers=1):
-    sitelinks_path = os.path.join(work, "wikidata", "sitelinks.sqlite")
-    if not os.path.exists(sitelinks_path):
-        raise DumpError(f"{sitelinks_path} is missing: run `xlmk-preprocess wikidata` first")
-    out_dir = os.path.join(work, "wikipedia", lang)
+def run(dump, lang, work, workers=1, shard=(0, 1)):
+    """Read ``dump`` (or shard I of N of it) into WORK/wikipedia/<lang> (or its shard dir)."""
+    sitelinks = _sitelinks_path(work)
+    index, count = shard
+    if count == 1:
+        with atomic_dir(os.path.join(work, "wikipedia", lang)) as tmp:
+            _read(dump, lang, tmp, workers, shard)
+            return _finish(tmp, sitelinks, lang)
+    with atomic_dir(shard_dir(work, lang, index, count)) as tmp:
+        return _read(dump, lang, tmp, workers, shard)
+
+
+def shard_dir(work, lang, index, count):
+    return os.path.join(work, "wikipedia.shards", lang, f"{index}-of-{count}")
+
+
+def merge(work, lang, count):
+    """Put the N shards of one language together, as one unsharded run writes them."""
+    sitelinks = _sitelinks_path(work)
+    dirs = [shard_dir(work, lang, i, count) for i in range(count)]
+    missing = [d for d in dirs if not os.path.exists(os.path.join(d, "stats.json"))]
+    if missing:
+        raise DumpError("unfinished wikipedia shards: " + ", ".join(missing))
+    with atomic_dir(os.path.join(work, "wikipedia", lang)) as tmp:
+        for name in ("converted.jsonl", "redirects.tsv"):
+            with open(os.path.join(tmp, name), "wb") as dst:
+                for d in dirs:
+                    with open(os.path.join(d, name), "rb") as src:
+                        shutil.copyfileobj(src, dst)
+        stats = [json.load(open(os.path.join(d, "stats.json"), encoding="utf-8")) for d in dirs]
+        counts, skipped = collections.Counter(), collections.Counter()
+        for st in stats:
+            counts.update(st["counts"])
+            skipped.update(st["skipped"])
+        _write_json(os.path.join(tmp, "stats.json"), {**stats[0], "counts": dict(counts),
+                                                      "skipped": dict(sorted(skipped.items()))})
+        return _finish(tmp, sitelinks, lang)
+
+
+def _sitelinks_path(work):
+    path = os.path.join(work, "wikidata", "sitelinks.sqlite")
+    if not os.path.exists(path):
+        raise DumpError(f"{path} is missing: run `xlmk-preprocess wikidata` first")
+    return path
+
+
+def _write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+
+
+def _read(dump, lang, tmp, workers, shard):
+    """Pages -> converted.jsonl (text, raw link targets); redirects.tsv; stats.json."""
     counts, skipped = collections.Counter(), collections.Counter()
-    with atomic_dir(out_dir) as tmp:
-        # written by the thread that feeds the worker pool, read afterwards by this one
-        redirects = sqlite3.connect(os.path.join(tmp, "redirects.sqlite"), check_same_thread=False)
-        redirects.execute("CREATE TABLE redirects (title TEXT PRIMARY KEY, target TEXT) WITHOUT ROWID")
-        converted_path = os.path.join(tmp, "converted.jsonl")
-        siteinfo = None
-        with open(converted_path, "wb") as converted:
-            invalid = [0]
-            events = iter_dump(dump, invalid)
-            kind, siteinfo = next(events, (None, None))
-            if kind != "siteinfo":
-                raise DumpError(f"{dump}: no <siteinfo> before the first page")
-            first_letter = siteinfo["case"] == "first-letter"
-            namespaces = [name for key, name in siteinfo["namespaces"].items() if key != 0]
-            pool = Pool(workers, _init_worker, (namespaces,)) if workers > 1 else None
-            if pool is None:
-                _init_worker(namespaces)
-            try:
-                chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
-                results = pool.imap(_convert_chunk, chunks) if pool else map(_convert_chunk, chunks)
-                with tqdm(desc=f"{lang}wiki pages", unit=" pages", unit_scale=True) as bar:
-                    for chunk in results:
-                        for page, text, links in chunk:
-                            bar.update(1)
-                            if text is None:
-                                skipped["wikitext_parse_error"] += 1
-                                continue
-                            converted.write(orjson.dumps({"id": page["id"], "title": page["title"],
-                                                          "text": text, "links": links}) + b"\n")
-            finally:
-                if pool:
-                    pool.terminate()
-        redirects.commit()
-        sitelinks = sqlite3.connect(f"file:{sitelinks_path}?mode=ro", uri=True)
-        resolver = _Resolver(sitelinks, redirects, lang, first_letter)
-        with open(converted_path, "rb") as src, open(os.path.join(tmp, "pages.jsonl"), "wb") as dst:
-            for line in src:
-                page = orjson.loads(line)
-                page["qid"] = resolver.qid(page["title"])
-                counts["pages_with_qid" if page["qid"] else "pages_without_qid"] += 1
-                resolved = []
-                for start, end, target in page["links"]:
-                    qid = resolver.qid(target)
-                    if qid is None:
-                        counts["mentions_unresolved"] += 1
-                    else:
-                        counts["mentions_resolved"] += 1
-                        resolved.append([start, end, qid])
-                page["links"] = resolved
-                dst.write(orjson.dumps(page) + b"\n")
-        counts["redirect_loops"] = resolver.loops
-        if invalid[0]:
-            skipped["invalid_utf8_replaced"] = invalid[0]
-        sitelinks.close()
-        redirects.close()
-        os.remove(converted_path)
-        os.remove(os.path.join(tmp, "redirects.sqlite"))
-        stats = {"lang": lang, "dbname": siteinfo["dbname"], "counts": dict(counts),
-                 "skipped": dict(sorted(skipped.items())), "input": file_fingerprint(dump)}
-        with open(os.path.join(tmp, "stats.json"), "w", encoding="utf-8") as f:
-            json.dump(stats, f, indent=2, ensure_ascii=False)
+    invalid = [0]
+    events = iter_dump(dump, invalid, shard)
+    kind, siteinfo = next(events, (None, None))
+    if kind != "siteinfo":
+        raise DumpError(f"{dump}: no <siteinfo> before the first page")
+    first_letter = siteinfo["case"] == "first-letter"
+    namespaces = [name for key, name in siteinfo["namespaces"].items() if key != 0]
+    pool = Pool(workers, _init_worker, (namespaces,)) if workers > 1 else None
+    if pool is None:
+        _init_worker(namespaces)
+    with open(os.path.join(tmp, "converted.jsonl"), "wb") as converted, \
+            open(os.path.join(tmp, "redirects.tsv"), "w", encoding="utf-8") as redirects:
+        try:
+            chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
+            results = pool.imap(_convert_chunk, chunks) if pool else map(_convert_chunk, chunks)
+            with tqdm(desc=f"{lang}wiki pages", unit=" pages", unit_scale=True) as bar:
+                for chunk in results:
+                    for page, text, links in chunk:
+                        if text is None:
+                            skipped["wikitext_parse_error"] += 1
+                            continue
+                        converted.write(orjson.dumps({"id": page["id"], "title": page["title"],
+                                                      "text": text, "links": links}) + b"\n")
+                    bar.update(len(chunk))
+        finally:
+            if pool:
+                pool.terminate()
+    if invalid[0]:
+        skipped["invalid_utf8_replaced"] = invalid[0]
+    stats = {"lang": lang, "dbname": siteinfo["dbname"], "case": siteinfo["case"],
+             "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
+             "input": file_fingerprint(dump) if shard[0] == 0 else None}
+    _write_json(os.path.join(tmp, "stats.json"), stats)
+    return stats
+
+
+def _finish(tmp, sitelinks_path, lang):
+    """Resolve every link (and the page's own title) to a QID; write pages.jsonl."""
+    stats = json.load(open(os.path.join(tmp, "stats.json"), encoding="utf-8"))
+    counts = collections.Counter(stats["counts"])
+    first_letter = stats["case"] == "first-letter"
+    redirects = sqlite3.connect(os.path.join(tmp, "redirects.sqlite"))
+    redirects.execute("CREATE TABLE redirects (title TEXT PRIMARY KEY, target TEXT) WITHOUT ROWID")
+    with open(os.path.join(tmp, "redirects.tsv"), encoding="utf-8") as f:
+        redirects.executemany("INSERT OR REPLACE INTO redirects VALUES (?, ?)",
+                              (line.rstrip("\n").split("\t", 1) for line in f))
+    redirects.commit()
+    sitelinks = sqlite3.connect(f"file:{sitelinks_path}?mode=ro", uri=True)
+    resolver = _Resolver(sitelinks, redirects, lang, first_letter)
+    with open(os.path.join(tmp, "converted.jsonl"), "rb") as src, \
+            open(os.path.join(tmp, "pages.jsonl"), "wb") as dst:
+        for line in src:
+            page = orjson.loads(line)
+            page["qid"] = resolver.qid(page["title"])
+            counts["pages_with_qid" if page["qid"] else "pages_without_qid"] += 1
+            resolved = []
+            for start, end, target in page["links"]:
+                qid = resolver.qid(target)
+                if qid is None:
+                    counts["mentions_unresolved"] += 1
+                else:
+                    counts["mentions_resolved"] += 1
+                    resolved.append([start, end, qid])
+            page["links"] = resolved
+            dst.write(orjson.dumps(page) + b"\n")
+    counts["redirect_loops"] = resolver.loops
+    sitelinks.close()
+    redirects.close()
+    for name in ("converted.jsonl", "redirects.tsv", "redirects.sqlite"):
+        os.remove(os.path.join(tmp, name))
+    stats["counts"] = dict(counts)
+    _write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 
 
@@ -271,8 +368,9 @@ def _article_chunks(events, redirects, counts, skipped, first_letter):
             skipped["non_main_namespace"] += 1
         elif page["redirect"] is not None:
             counts["redirects"] += 1
-            redirects.execute("INSERT OR REPLACE INTO redirects VALUES (?, ?)",
-                              (normalize_title(page["title"], first_letter), page["redirect"]))
+            title = normalize_title(page["title"], first_letter)
+            target = " ".join(page["redirect"].split())
+            redirects.write(f"{title}\t{target}\n")
         elif not (page["text"] or "").strip():
             skipped["empty_text"] += 1
         else:

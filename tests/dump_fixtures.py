@@ -113,3 +113,15 @@ def wikipedia_dump_text(lang, pages, version="0.11"):
                 "      <sha1>0</sha1>", "    </revision>", "  </page>"]
     out.append("</mediawiki>")
     return "\n".join(line for line in out if line) + "\n"
+
+
+def multistream_bz2(xml_text, pages_per_stream=2):
+    """Compress like Wikimedia's *-multistream.xml.bz2: the header in its own stream, then
+    streams of whole pages, the closing tag in the last. Returns (bytes, index lines)."""
+    head, _, rest = xml_text.partition("  <page>")
+    pages = ["  <page>" + p for p in rest.split("  <page>")]
+    last, _, footer = pages[-1].rpartition("</mediawiki>")
+    pages[-1] = last
+    streams = [head] + ["".join(pages[i:i + pages_per_stream]) for i in range(0, len(pages), pages_per_stream)]
+    streams[-1] += "</mediawiki>" + footer
+    return b"".join(bz2.compress(s.encode("utf-8")) for s in streams)

@@ -125,3 +125,22 @@ def test_invalid_utf8_is_replaced_and_counted(work, tmp_path):
     assert pages["Berlin"]["text"].startswith("Berlin \ufffd")
     assert stats["skipped"]["invalid_utf8_replaced"] == 3
     assert stats["counts"]["mentions_resolved"] == 1
+
+
+@pytest.mark.parametrize("layout", ["plain", "multistream"])
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_shards_put_together_equal_the_unsharded_run(work, tmp_path, layout, count):
+    from dump_fixtures import multistream_bz2
+
+    text = wikipedia_dump_text("en", en_pages() * 3)
+    dump = write(tmp_path / "en.xml", text) if layout == "plain" else \
+        write(tmp_path / "en-multistream.xml.bz2", multistream_bz2(text))
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work)]) == 0
+    whole = open(work / "wikipedia" / "en" / "pages.jsonl", encoding="utf-8").read()
+    whole_stats = json.load(open(work / "wikipedia" / "en" / "stats.json"))
+    for i in range(count):
+        assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--shard", f"{i}/{count}"]) == 0
+    assert main(["wikipedia", "--lang", "en", "--out", str(work), "--merge-shards", str(count)]) == 0
+    assert open(work / "wikipedia" / "en" / "pages.jsonl", encoding="utf-8").read() == whole
+    assert json.load(open(work / "wikipedia" / "en" / "stats.json")) == whole_stats
+    assert whole.count("\n") == 9
