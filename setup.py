@@ -10,8 +10,10 @@ setup(
     # fairseq-fixed built with --no-build-isolation --no-deps); they are not listed here so that
     # pip never resolves a CUDA torch on its own.
     install_requires=[
+        "mwparserfromhell",
         "numpy",
         "orjson",
+        "pyyaml",
         "sentencepiece",
         "tensorboardX",
         "tqdm",
