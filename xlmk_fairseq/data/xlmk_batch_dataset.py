@@ -138,16 +138,18 @@ def collate_knowledge(mep, oe, pad_idx, num_buckets):
     }
 
 
-def _split_for_padding(sorted_lengths, num_buckets):
+def _split_for_padding(sorted_lengths, num_buckets, min_saving=0.02):
     """Cut ascending lengths into at most ``num_buckets`` contiguous slices.
 
     Greedy: each new cut is the one that saves the most padding, where cutting segment
-    [a, b) at c saves (c - a) * (L[b-1] - L[c-1]) padded tokens.
+    [a, b) at c saves (c - a) * (L[b-1] - L[c-1]) padded tokens; a cut that saves less than
+    ``min_saving`` of the tokens is not worth another encoder call.
     """
     lengths = np.asarray(sorted_lengths, dtype=np.int64)
     cuts = [0, len(lengths)]
+    threshold = min_saving * int(lengths.sum())
     for _ in range(num_buckets - 1):
-        best_saving, best_cut = 0, None
+        best_saving, best_cut = threshold, None
         for a, b in zip(cuts[:-1], cuts[1:]):
             if b - a < 2:
                 continue

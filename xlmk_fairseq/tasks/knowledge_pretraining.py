@@ -48,7 +48,7 @@ class KnowledgePretrainingConfig(FairseqDataclass):
     mask_prob: float = field(default=0.15, metadata={"help": "MLM: probability of masking a token"})
     leave_unmasked_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is left unchanged"})
     random_token_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is replaced by a random one"})
-    knowledge_buckets: int = field(default=2, metadata={"help": "length buckets that the knowledge sequences of a batch are encoded in"})
+    knowledge_buckets: int = field(default=4, metadata={"help": "at most this many length buckets for the knowledge sequences of a batch (a bucket is cut only where it saves >= 2%% of the tokens in padding)"})
     seed: int = II("common.seed")
 
 
