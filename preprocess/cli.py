@@ -108,16 +108,20 @@ def _all(args):
     base = os.path.dirname(os.path.abspath(args.config))
     path = lambda p: p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))  # noqa: E731
     try:
-        work, out, langs = path(cfg["work"]), path(cfg["out"]), list(cfg["wikipedia"])
+        work = args.work or path(cfg["work"])
+        out = args.out or path(cfg["out"])
+        langs = list(cfg["wikipedia"])
         wikidata_dump = path(cfg["wikidata"])
     except (KeyError, TypeError) as e:
         raise DumpError(f"{args.config}: needs keys work, out, wikidata, wikipedia ({e})") from None
     workers = int(cfg.get("workers", args.workers))
     if not os.path.exists(os.path.join(work, "wikidata", "stats.json")):
-        _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers))
+        _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers,
+                                     shard="0/1", merge_shards=None))
     for lang in langs:
         if not os.path.exists(os.path.join(work, "wikipedia", lang, "stats.json")):
-            _wikipedia(argparse.Namespace(dump=path(cfg["wikipedia"][lang]), lang=lang, out=work, workers=workers))
+            _wikipedia(argparse.Namespace(dump=path(cfg["wikipedia"][lang]), lang=lang, out=work, workers=workers,
+                                          shard="0/1", merge_shards=None))
     spm_cfg = cfg.get("spm") or {}
     if not os.path.exists(os.path.join(work, "spm", "dict.txt")):
         _spm(argparse.Namespace(out=work, spm_model=spm_cfg.get("model") and path(spm_cfg["model"]),
@@ -163,6 +167,8 @@ def build_parser():
     p.set_defaults(func=_binarize)
     p = sub.add_parser("all", help="every step, as configured in a YAML file; finished steps are reused")
     p.add_argument("--config", required=True)
+    p.add_argument("--work", help="override the configuration's work directory")
+    p.add_argument("--out", help="override the configuration's data directory")
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=_all)
     return parser
