@@ -9,6 +9,10 @@ are kept when they have a sitelink to a Wikipedia of the chosen languages. Outpu
     triples.npy        int64 [T, 3]: subject qid, property id, object qid (numbers), both ends kept
     properties.tsv     pid <TAB> count <TAB> English label, by descending count
     stats.json         counts, skipped records by reason, the input's size and checksum
+
+With ``--shard I/N`` the reading part writes ``WORK/wikidata.shards/I-of-N/`` (items.tsv,
+sitelinks.sqlite, the unfiltered claims, property labels, stats); ``merge`` concatenates
+the N shards in order and finishes them exactly as an unsharded run finishes its one part.
 """
 
 import collections

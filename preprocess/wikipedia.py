@@ -9,6 +9,10 @@ underscores to spaces, first letter upper-cased on first-letter wikis, follow re
 
     pages.jsonl   {"id", "title", "qid" (or null), "text", "links": [[start, end, qid], ...]}
     stats.json    pages, redirects, mentions resolved / unresolved, skipped by reason, input
+
+With ``--shard I/N`` the reading part (wikitext conversion, redirects) writes
+``WORK/wikipedia.shards/<lang>/I-of-N/``; ``merge`` concatenates the shards in order and
+resolves the links with every shard's redirects, exactly as an unsharded run does.
 """
 
 import codecs
