@@ -1,14 +1,26 @@
 """Generate a synthetic knowledge data directory in the real layout.
 
-For tests and benchmarks: the data is learnable by construction. Each entity has name
-tokens (what a mention masks) and attribute tokens shared across languages; a sentence
-mentioning it carries some of its attributes as context, and each of its descriptions
-carries all of them, so Masked Entity Prediction can be solved from context, across
-languages. A subject's descriptions state its facts as "relation-word object-name", so
-Object Entailment can be solved from the subject description and the relation. Fillers
-are language-specific random words that carry no information.
+For tests and benchmarks: the data is learnable by construction, and tests/test_learning.py
+checks that a tiny encoder, first trained with MLM, learns both knowledge tasks from it.
 
-    python -m preprocess.synthetic OUT_DIR [--entities 64] [--langs en,de,zh]
+Each entity has two name tokens (what a mention masks) and three attribute tokens, shared
+across languages (like names and numbers). A sentence mentioning an entity carries two of
+its attributes right before the mention, with 0-2 random filler words on either side, and
+each of the entity's descriptions carries all its attributes, so Masked Entity Prediction
+can be solved from the context, across languages. A subject's descriptions state its facts
+as "relation-word object-name object-attributes" (the object's two name tokens and its three
+attribute tokens, in random order), so Object Entailment can be solved from the subject
+description and the relation, also for the held-out (valid) facts. A description is
+"names attributes facts filler". Fillers (``fillers_per_lang`` per language) and relation
+words are language-specific; fillers are random and carry no information. The MLM text is
+every sentence as a document of its own, plus the training descriptions.
+
+With the default of one fact per entity, the relation of a fact is determined by its
+subject, and a subject description names exactly one object. With several facts per entity
+the query has to pick the object of the given relation: the tiny test model does not learn
+that in a short run (it memorises the training facts instead), so the default stays at one.
+
+    python -m preprocess.synthetic OUT_DIR [--entities 128] [--langs en,de,zh]
 """
 
 import argparse
@@ -18,9 +30,15 @@ import numpy as np
 from .knowledge_dir_writer import KnowledgeDirWriter
 
 
-def make_synthetic_data(out_dir, num_entities=64, languages=("en", "de", "zh"),
-                        num_relations=8, sentences_per_entity=6, fillers_per_lang=200,
-                        facts_per_entity=3, valid_fraction=0.15, seed=0, overwrite=True):
+def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
+                        num_relations=8, sentences_per_entity=6, fillers_per_lang=50,
+                        facts_per_entity=1, valid_fraction=0.25, seed=0, overwrite=True,
+                        max_context_fillers=2, max_description_fillers=2, facts_in_context=True):
+    """Write the directory and return its path.
+
+    ``max_context_fillers``: filler words on each side of a mention's context (0 to this
+    many, at random); ``max_description_fillers``: filler words that end a description.
+    """
     rng = np.random.default_rng(seed)
     symbols = []
 
@@ -38,31 +56,41 @@ def make_synthetic_data(out_dir, num_entities=64, languages=("en", "de", "zh"),
         for r in rng.choice(num_relations, size=facts_per_entity, replace=False):
             o = int(rng.integers(num_entities - 1))
             facts.append((s, int(r), o + (o >= s)))
-    facts = np.asarray(facts, dtype=np.int32)
+    facts = np.asarray(facts, dtype=np.int32).reshape(-1, 3)
 
     def filler(lang, n):
         return [int(x) for x in rng.choice(fillers[lang], size=n)]
+
+    def some_fillers(lang, most):
+        return filler(lang, int(rng.integers(most + 1)))
 
     descriptions = {}
     for e in range(num_entities):
         descriptions[e] = {}
         for lang in languages:
-            tokens = list(names[e]) + filler(lang, 2) + list(rng.permutation(attrs[e]))
+            tokens = list(names[e]) + list(rng.permutation(attrs[e]))
             for s, r, o in facts[facts[:, 0] == e]:
-                tokens += filler(lang, 1) + [rel_words[lang][r], names[o][0]]
-            descriptions[e][lang] = [int(t) for t in tokens + filler(lang, int(rng.integers(2, 10)))]
+                tokens += filler(lang, 1) + [rel_words[lang][r]] + list(names[o]) + list(rng.permutation(attrs[o]))
+            tokens += some_fillers(lang, max_description_fillers)
+            descriptions[e][lang] = [int(t) for t in tokens]
 
+    own_facts = [facts[facts[:, 0] == e] for e in range(num_entities)]
     writer = KnowledgeDirWriter(out_dir, languages, symbols, overwrite=overwrite)
     for lang in languages:
         for e in range(num_entities):
             for k in range(sentences_per_entity):
                 split = "valid" if rng.random() < valid_fraction else "train"
                 context = [int(x) for x in rng.choice(attrs[e], size=2, replace=False)]
-                left, right = filler(lang, int(rng.integers(2, 8))), filler(lang, int(rng.integers(2, 8)))
-                sentence = left + context + list(names[e]) + right
+                left = some_fillers(lang, max_context_fillers)
+                right = some_fillers(lang, max_context_fillers)
+                fact = []
+                if facts_in_context and len(own_facts[e]):
+                    _, r, o = own_facts[e][rng.integers(len(own_facts[e]))]
+                    fact = [rel_words[lang][r]] + list(names[o])
+                sentence = left + context + list(names[e]) + fact + right
                 start = len(left) + len(context)
                 writer.add_mep_sentence(lang, split, sentence, [(start, start + 2, e)])
-                writer.add_mlm_document(lang, split, [sentence, filler(lang, 12)])
+                writer.add_mlm_document(lang, split, [sentence])
             writer.add_mlm_document(lang, "train", [descriptions[e][lang]])
 
     order = rng.permutation(len(facts))
@@ -79,16 +107,17 @@ def make_synthetic_data(out_dir, num_entities=64, languages=("en", "de", "zh"),
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--entities", type=int, default=64)
+    parser.add_argument("--entities", type=int, default=128)
     parser.add_argument("--langs", default="en,de,zh")
     parser.add_argument("--relations", type=int, default=8)
     parser.add_argument("--sentences-per-entity", type=int, default=6)
+    parser.add_argument("--facts-per-entity", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     out = make_synthetic_data(
         args.out_dir, num_entities=args.entities, languages=args.langs.split(","),
         num_relations=args.relations, sentences_per_entity=args.sentences_per_entity,
-        seed=args.seed,
+        facts_per_entity=args.facts_per_entity, seed=args.seed,
     )
     print(out)
 

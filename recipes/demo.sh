@@ -19,7 +19,7 @@ fi
 
 COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk --arch xlmk_tiny
         --batch-size 16 --tokens-per-sample 128 --knowledge-tokens-per-sample 96 --queue-size 512
-        --optimizer adam --cpu --num-workers 0 --seed 1 --no-epoch-checkpoints
+        --optimizer adam --cpu --num-workers 0 --data-buffer-size 0 --seed 1 --no-epoch-checkpoints
         --log-format json --log-interval 10)
 
 echo "== 2/3 MLM only (the stand-in for XLM-R) -> $OUT/mlm"

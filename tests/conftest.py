@@ -24,6 +24,8 @@ TINY = [
     "--tokens-per-sample", "64", "--knowledge-tokens-per-sample", "32",
     "--optimizer", "adam", "--lr", "1e-3", "--num-workers", "0", "--cpu", "--seed", "1",
     "--log-format", "json", "--log-interval", "1", "--no-epoch-checkpoints",
+    # no prefetch thread: with it, fairseq-train on torch 2.13 may abort at exit (README)
+    "--data-buffer-size", "0",
 ]
 
 
@@ -36,7 +38,7 @@ def run_train(data, save_dir, *args, check=True, launcher=(), env=None, base=TIN
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO)
     if check and proc.returncode != 0:
-        raise AssertionError(f"fairseq-train failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        raise AssertionError(f"fairseq-train failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-4000:]}")
     return proc, parse_json_logs(proc.stdout + proc.stderr)
 
 

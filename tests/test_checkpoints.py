@@ -27,7 +27,7 @@ def masked_lm_checkpoint(synthetic_data, tmp_path_factory):
         "--encoder-ffn-embed-dim", "256", "--encoder-attention-heads", "4", "--max-positions", "512",
         "--tokens-per-sample", "64", "--sample-break-mode", "complete", "--batch-size", "8",
         "--optimizer", "adam", "--lr", "1e-3", "--max-update", "2", "--cpu", "--num-workers", "0",
-        "--save-dir", str(root / "ck"), "--no-epoch-checkpoints",
+        "--save-dir", str(root / "ck"), "--no-epoch-checkpoints", "--data-buffer-size", "0",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
