@@ -4,21 +4,24 @@ For tests and benchmarks: the data is learnable by construction, and tests/test_
 checks that a tiny encoder, first trained with MLM, learns both knowledge tasks from it.
 
 Each entity has two name tokens (what a mention masks) and three attribute tokens, shared
-across languages (like names and numbers). A sentence mentioning an entity carries two of
-its attributes right before the mention, with 0-2 random filler words on either side, and
-each of the entity's descriptions carries all its attributes, so Masked Entity Prediction
-can be solved from the context, across languages. A subject's descriptions state its facts
-as "relation-word object-name object-attributes" (the object's two name tokens and its three
-attribute tokens, in random order), so Object Entailment can be solved from the subject
-description and the relation, also for the held-out (valid) facts. A description is
-"names attributes facts filler". Fillers (``fillers_per_lang`` per language) and relation
-words are language-specific; fillers are random and carry no information. The MLM text is
-every sentence as a document of its own, plus the training descriptions.
+across languages (like names and numbers). Facts are (subject, relation, object) triples.
+A sentence mentioning an entity reads "filler attribute attribute NAME NAME relation-word
+object-name object-name filler": two of the entity's attributes and one of its facts as
+context, with 0-2 random filler words on either side. Each of the entity's descriptions
+reads "names attributes facts filler", every fact as "filler relation-word object-names
+object-attributes" (attributes in random order). So Masked Entity Prediction can be solved
+from the context, across languages (the context and the descriptions share the attributes
+and the fact), and Object Entailment from the subject description and the relation. The
+valid facts are held out of OE training only: descriptions and sentences state every fact,
+so OE on them is solved by reading the subject description. Fillers (``fillers_per_lang``
+per language) and relation words are language-specific; fillers are random and carry no
+information. The MLM text is every sentence, as a document of its own in the sentence's
+split, plus every description (in the train split).
 
-With the default of one fact per entity, the relation of a fact is determined by its
-subject, and a subject description names exactly one object. With several facts per entity
-the query has to pick the object of the given relation: the tiny test model does not learn
-that in a short run (it memorises the training facts instead), so the default stays at one.
+With the default of one fact per entity, a subject description names exactly one object and
+the relation adds nothing. With several facts per entity the OE query has to pick the
+object of the given relation: in short runs of the tiny test model that did not generalise
+to the held-out facts (it memorised the training facts instead), hence the default of one.
 
     python -m preprocess.synthetic OUT_DIR [--entities 128] [--langs en,de,zh]
 """
@@ -36,8 +39,9 @@ def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
                         max_context_fillers=2, max_description_fillers=2, facts_in_context=True):
     """Write the directory and return its path.
 
-    ``max_context_fillers``: filler words on each side of a mention's context (0 to this
-    many, at random); ``max_description_fillers``: filler words that end a description.
+    ``max_context_fillers``: filler words on each side of a sentence (0 to this many, at
+    random); ``max_description_fillers``: filler words that end a description (likewise);
+    ``facts_in_context``: a sentence also states one of its entity's facts.
     """
     rng = np.random.default_rng(seed)
     symbols = []
@@ -57,6 +61,7 @@ def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
             o = int(rng.integers(num_entities - 1))
             facts.append((s, int(r), o + (o >= s)))
     facts = np.asarray(facts, dtype=np.int32).reshape(-1, 3)
+    own_facts = [facts[facts[:, 0] == e] for e in range(num_entities)]
 
     def filler(lang, n):
         return [int(x) for x in rng.choice(fillers[lang], size=n)]
@@ -69,12 +74,12 @@ def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
         descriptions[e] = {}
         for lang in languages:
             tokens = list(names[e]) + list(rng.permutation(attrs[e]))
-            for s, r, o in facts[facts[:, 0] == e]:
-                tokens += filler(lang, 1) + [rel_words[lang][r]] + list(names[o]) + list(rng.permutation(attrs[o]))
+            for _, r, o in own_facts[e]:
+                tokens += filler(lang, 1) + [rel_words[lang][r]] + list(names[o])
+                tokens += list(rng.permutation(attrs[o]))
             tokens += some_fillers(lang, max_description_fillers)
             descriptions[e][lang] = [int(t) for t in tokens]
 
-    own_facts = [facts[facts[:, 0] == e] for e in range(num_entities)]
     writer = KnowledgeDirWriter(out_dir, languages, symbols, overwrite=overwrite)
     for lang in languages:
         for e in range(num_entities):

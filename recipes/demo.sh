@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 BIN=$(dirname "$PY")
 OUT=${OUT:-runs/demo}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"
 
 if [ ! -f "$OUT/data/manifest.json" ]; then
@@ -34,7 +34,7 @@ RESTORE=()
     --reset-optimizer --reset-dataloader --reset-meters --reset-lr-scheduler)
 "$BIN/fairseq-train" "$OUT/data" "${COMMON[@]}" "${RESTORE[@]}" \
     --lr 1e-3 --normalize-keys --temperature 0.1 --queue-warmup-updates 150 \
-    --max-update ${XLMK_UPDATES:-500} --save-dir "$OUT/xlmk" \
+    --max-update ${XLMK_UPDATES:-300} --save-dir "$OUT/xlmk" \
     --tensorboard-logdir "$OUT/tb/xlmk" --log-file "$OUT/xlmk.log" > /dev/null
 
 "$PY" recipes/summarize_log.py "$OUT/xlmk.log" --batch-size 16
