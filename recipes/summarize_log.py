@@ -10,18 +10,25 @@ KEYS = ("loss", "mlm_loss", "mep_loss", "oe_loss", "mep_acc", "oe_acc", "mep_que
 
 
 def read(path):
+    """Records by tag. Lines are either a console line ("... | train_inner | {...}") or, in
+    a --log-file, the bare JSON, whose tag shows in its key prefixes ("valid_loss")."""
     records = {"train_inner": [], "valid": []}
     with open(path, encoding="utf-8") as f:
         for line in f:
             brace = line.find("{")
             if brace < 0:
                 continue
+            try:
+                record = json.loads(line[brace:])
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or "epoch" not in record:
+                continue
             tag = line[:brace].rstrip(" |").rsplit("|", 1)[-1].strip()
+            if not tag:
+                tag = ("valid" if any(k.startswith("valid_") for k in record) else
+                       "train_inner" if "update" in record else "train")
             if tag in records:
-                try:
-                    record = json.loads(line[brace:])
-                except ValueError:
-                    continue
                 prefix = tag + "_"
                 records[tag].append({k[len(prefix):] if k.startswith(prefix) else k: v
                                      for k, v in record.items()})
