@@ -18,7 +18,7 @@ if [ ! -f "$OUT/data/manifest.json" ]; then
 fi
 
 COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk --arch xlmk_tiny
-        --batch-size 16 --tokens-per-sample 128 --knowledge-tokens-per-sample 96 --queue-size 512
+        --batch-size 16 --tokens-per-sample 128 --knowledge-tokens-per-sample 96 --queue-size 64
         --optimizer adam --cpu --num-workers 0 --data-buffer-size 0 --seed 1 --no-epoch-checkpoints
         --log-format json --log-interval 10)
 
@@ -33,7 +33,7 @@ RESTORE=()
 [ -f "$OUT/xlmk/checkpoint_last.pt" ] || RESTORE=(--restore-file "$OUT/mlm/checkpoint_last.pt"
     --reset-optimizer --reset-dataloader --reset-meters --reset-lr-scheduler)
 "$BIN/fairseq-train" "$OUT/data" "${COMMON[@]}" "${RESTORE[@]}" \
-    --lr 1e-3 --normalize-keys --temperature 0.1 --queue-warmup-updates 150 \
+    --lr 1e-3 --normalize-keys --temperature 0.1 --queue-warmup-updates 100 \
     --max-update ${XLMK_UPDATES:-300} --save-dir "$OUT/xlmk" \
     --tensorboard-logdir "$OUT/tb/xlmk" --log-file "$OUT/xlmk.log" > /dev/null
 
