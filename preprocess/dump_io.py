@@ -4,6 +4,7 @@ import bz2
 import contextlib
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import zlib
@@ -80,3 +81,8 @@ def text_lines(stream_chunks):
     if rest:
         yield rest
 
+
+
+def write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)

@@ -8,8 +8,11 @@ together equal the unsharded run's. gzip streams cannot be entered in the middle
 """
 
 import bz2
+import collections
+import json
 import os
 import re
+import shutil
 
 from .dump_io import DumpError
 
@@ -157,3 +160,32 @@ def shard_chunks(path, index, count, boundary=None, lines=True):
                 yield out[: newline + 1]
                 return
             yield out
+
+
+def finished_shards(dirs, what):
+    """The stats.json of every shard directory; a DumpError names the unfinished ones."""
+    missing = [d for d in dirs if not os.path.exists(os.path.join(d, "stats.json"))]
+    if missing:
+        raise DumpError(f"unfinished {what} shards: " + ", ".join(missing))
+    stats = []
+    for d in dirs:
+        with open(os.path.join(d, "stats.json"), encoding="utf-8") as f:
+            stats.append(json.load(f))
+    return stats
+
+
+def merged_stats(stats):
+    """The first shard's stats with every shard's counts and skip counts added up."""
+    counts, skipped = collections.Counter(), collections.Counter()
+    for s in stats:
+        counts.update(s["counts"])
+        skipped.update(s["skipped"])
+    return {**stats[0], "counts": dict(counts), "skipped": dict(sorted(skipped.items()))}
+
+
+def concatenate(dirs, name, out_path):
+    """File ``name`` of every shard directory, in shard order, into ``out_path``."""
+    with open(out_path, "wb") as dst:
+        for d in dirs:
+            with open(os.path.join(d, name), "rb") as src:
+                shutil.copyfileobj(src, dst)

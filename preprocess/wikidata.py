@@ -18,7 +18,6 @@ the N shards in order and finishes them exactly as an unsharded run finishes its
 import collections
 import json
 import os
-import shutil
 import sqlite3
 from multiprocessing import Pool
 
@@ -26,8 +25,8 @@ import numpy as np
 import orjson
 from tqdm import tqdm
 
-from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, text_lines
-from .shards import shard_chunks
+from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, text_lines, write_json
+from .shards import concatenate, finished_shards, merged_stats, shard_chunks
 
 # Site ids that end in "wiki" but are not Wikipedias.
 NOT_WIKIPEDIAS = {
@@ -165,16 +164,10 @@ def shard_dir(work, index, count):
 def merge(work, count):
     """Put the N shards' outputs together into WORK/wikidata, as one unsharded run writes it."""
     dirs = [shard_dir(work, i, count) for i in range(count)]
-    missing = [d for d in dirs if not os.path.exists(os.path.join(d, "stats.json"))]
-    if missing:
-        raise DumpError("unfinished wikidata shards: " + ", ".join(missing))
+    stats = finished_shards(dirs, "wikidata")
     with atomic_dir(os.path.join(work, "wikidata")) as tmp:
-        stats = [json.load(open(os.path.join(d, "stats.json"), encoding="utf-8")) for d in dirs]
-        with open(os.path.join(tmp, "items.tsv"), "wb") as items, open(os.path.join(tmp, "claims.bin"), "wb") as claims:
-            for d in dirs:
-                for name, dst in (("items.tsv", items), ("claims.bin", claims)):
-                    with open(os.path.join(d, name), "rb") as src:
-                        shutil.copyfileobj(src, dst)
+        for name in ("items.tsv", "claims.bin"):
+            concatenate(dirs, name, os.path.join(tmp, name))
         db = _create_sitelinks(tmp)
         for d in dirs:
             db.execute("ATTACH DATABASE ? AS shard", (os.path.join(d, "sitelinks.sqlite"),))
@@ -185,14 +178,8 @@ def merge(work, count):
         properties = {}
         for d in dirs:
             properties.update(json.load(open(os.path.join(d, "properties.json"), encoding="utf-8")))
-        _write_json(os.path.join(tmp, "properties.json"), properties)
-        counts, skipped = collections.Counter(), collections.Counter()
-        for s in stats:
-            counts.update(s["counts"])
-            skipped.update(s["skipped"])
-        _write_json(os.path.join(tmp, "stats.json"), {
-            "languages": stats[0]["languages"], "counts": dict(counts),
-            "skipped": dict(sorted(skipped.items())), "input": stats[0]["input"]})
+        write_json(os.path.join(tmp, "properties.json"), properties)
+        write_json(os.path.join(tmp, "stats.json"), merged_stats(stats))
         return _finish(tmp)
 
 
@@ -200,11 +187,6 @@ def _create_sitelinks(directory):
     db = sqlite3.connect(os.path.join(directory, "sitelinks.sqlite"))
     db.execute("CREATE TABLE sitelinks (lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title)) WITHOUT ROWID")
     return db
-
-
-def _write_json(path, data):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
 
 
 def _read(dump, languages, tmp, workers, shard):
@@ -246,10 +228,10 @@ def _read(dump, languages, tmp, workers, shard):
                 pool.terminate()
     db.commit()
     db.close()
-    _write_json(os.path.join(tmp, "properties.json"), {f"P{k}": v for k, v in properties.items()})
+    write_json(os.path.join(tmp, "properties.json"), {f"P{k}": v for k, v in properties.items()})
     stats = {"languages": list(languages), "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
              "input": file_fingerprint(dump) if shard[0] == 0 else None}
-    _write_json(os.path.join(tmp, "stats.json"), stats)
+    write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 
 
@@ -268,7 +250,7 @@ def _finish(tmp):
         for pid, n in sorted(relation_counts.items(), key=lambda kv: (-kv[1], kv[0])):
             f.write(f"P{pid}\t{n}\t{labels.get(f'P{pid}', '')}\n")
     stats["counts"] = dict(counts)
-    _write_json(os.path.join(tmp, "stats.json"), stats)
+    write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 
 

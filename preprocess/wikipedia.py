@@ -20,7 +20,6 @@ import collections
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import xml.etree.ElementTree as ET
 from multiprocessing import Pool
@@ -28,8 +27,8 @@ from multiprocessing import Pool
 import orjson
 from tqdm import tqdm
 
-from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks
-from .shards import decompress_streams, read_range, shard_chunks
+from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, write_json
+from .shards import concatenate, decompress_streams, finished_shards, merged_stats, read_range, shard_chunks
 from .shards import kind as shard_kind
 from .wikitext import WikitextConverter
 
@@ -252,22 +251,11 @@ def merge(work, lang, count):
     """Put the N shards of one language together, as one unsharded run writes them."""
     sitelinks = _sitelinks_path(work)
     dirs = [shard_dir(work, lang, i, count) for i in range(count)]
-    missing = [d for d in dirs if not os.path.exists(os.path.join(d, "stats.json"))]
-    if missing:
-        raise DumpError("unfinished wikipedia shards: " + ", ".join(missing))
+    stats = finished_shards(dirs, "wikipedia")
     with atomic_dir(os.path.join(work, "wikipedia", lang)) as tmp:
         for name in ("converted.jsonl", "redirects.tsv"):
-            with open(os.path.join(tmp, name), "wb") as dst:
-                for d in dirs:
-                    with open(os.path.join(d, name), "rb") as src:
-                        shutil.copyfileobj(src, dst)
-        stats = [json.load(open(os.path.join(d, "stats.json"), encoding="utf-8")) for d in dirs]
-        counts, skipped = collections.Counter(), collections.Counter()
-        for st in stats:
-            counts.update(st["counts"])
-            skipped.update(st["skipped"])
-        _write_json(os.path.join(tmp, "stats.json"), {**stats[0], "counts": dict(counts),
-                                                      "skipped": dict(sorted(skipped.items()))})
+            concatenate(dirs, name, os.path.join(tmp, name))
+        write_json(os.path.join(tmp, "stats.json"), merged_stats(stats))
         return _finish(tmp, sitelinks, lang)
 
 
@@ -276,11 +264,6 @@ def _sitelinks_path(work):
     if not os.path.exists(path):
         raise DumpError(f"{path} is missing: run `xlmk-preprocess wikidata` first")
     return path
-
-
-def _write_json(path, data):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
 
 
 def _read(dump, lang, tmp, workers, shard):
@@ -318,7 +301,7 @@ def _read(dump, lang, tmp, workers, shard):
     stats = {"lang": lang, "dbname": siteinfo["dbname"], "case": siteinfo["case"],
              "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
              "input": file_fingerprint(dump) if shard[0] == 0 else None}
-    _write_json(os.path.join(tmp, "stats.json"), stats)
+    write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 
 
@@ -357,7 +340,7 @@ def _finish(tmp, sitelinks_path, lang):
     for name in ("converted.jsonl", "redirects.tsv", "redirects.sqlite"):
         os.remove(os.path.join(tmp, name))
     stats["counts"] = dict(counts)
-    _write_json(os.path.join(tmp, "stats.json"), stats)
+    write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 
 
