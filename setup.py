@@ -19,5 +19,9 @@ setup(
         "tqdm",
     ],
     entry_points={"console_scripts": ["xlmk-preprocess = preprocess.cli:main"]},
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "test": ["pytest"],
+        # Hugging Face export and probing of exported models (xlmk-export-hf, xlmk-probe on a HF dir).
+        "hf": ["transformers>=4.44,<6", "safetensors>=0.4"],
+    },
 )

@@ -5,7 +5,9 @@ are kept when they have a sitelink to a Wikipedia of the chosen languages. Outpu
 ``WORK/wikidata/`` (written under a temporary name and renamed when complete):
 
     items.tsv          qid <TAB> label          kept items, in dump order (label: English if any)
-    sitelinks.sqlite   table sitelinks(lang, title, qid): the title -> QID lookup per language
+    sitelinks.sqlite   table sitelinks(lang, title, qid): the title -> QID lookup per language;
+                       table labels(lang, qid, label): the items' labels in the chosen languages
+                       (what probe sets name entities by)
     triples.npy        int64 [T, 3]: subject qid, property id, object qid (numbers), both ends kept
     properties.tsv     pid <TAB> count <TAB> English label, by descending count
     stats.json         counts, skipped records by reason, the input's size and checksum
@@ -93,7 +95,8 @@ def parse_entity(line, languages):
                 reasons = reasons or collections.Counter()
                 reasons[reason] += 1
     label = _label(labels, ("en", *sorted(titles)))
-    return ("item", _number(ident), label, titles, claims, reasons)
+    local = {lang: _clean((labels.get(lang) or {}).get("value") or "") for lang in languages}
+    return ("item", _number(ident), label, titles, claims, reasons, {k: v for k, v in local.items() if v})
 
 
 def _number(ident):
@@ -105,8 +108,12 @@ def _label(labels, preferred):
     for lang in (*preferred, *sorted(labels)):
         value = (labels.get(lang) or {}).get("value")
         if value:
-            return value.replace("\t", " ").replace("\n", " ")
+            return _clean(value)
     return ""
+
+
+def _clean(label):
+    return label.replace("\t", " ").replace("\n", " ") if isinstance(label, str) else ""
 
 
 def _parse_chunk(args):
@@ -172,6 +179,7 @@ def merge(work, count):
         for d in dirs:
             db.execute("ATTACH DATABASE ? AS shard", (os.path.join(d, "sitelinks.sqlite"),))
             db.execute("INSERT OR IGNORE INTO sitelinks SELECT * FROM shard.sitelinks")
+            db.execute("INSERT OR IGNORE INTO labels SELECT * FROM shard.labels")
             db.commit()
             db.execute("DETACH DATABASE shard")
         db.close()
@@ -186,6 +194,7 @@ def merge(work, count):
 def _create_sitelinks(directory):
     db = sqlite3.connect(os.path.join(directory, "sitelinks.sqlite"))
     db.execute("CREATE TABLE sitelinks (lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title)) WITHOUT ROWID")
+    db.execute("CREATE TABLE labels (lang TEXT, qid INTEGER, label TEXT, PRIMARY KEY (lang, qid)) WITHOUT ROWID")
     return db
 
 
@@ -203,7 +212,7 @@ def _read(dump, languages, tmp, workers, shard):
         try:
             with tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
                 for records in results:
-                    rows, claim_rows = [], []
+                    rows, claim_rows, label_rows = [], [], []
                     for record in records:
                         if record[0] == "skip":
                             skipped[record[1]] += 1
@@ -211,16 +220,18 @@ def _read(dump, languages, tmp, workers, shard):
                             properties[record[1]] = record[2]
                             counts["properties"] += 1
                         else:
-                            _, qid, label, titles, claims, reasons = record
+                            _, qid, label, titles, claims, reasons, local_labels = record
                             counts["items_kept"] += 1
                             if reasons:
                                 skipped.update(reasons)
                             items.write(f"Q{qid}\t{label}\n")
                             rows.extend((lang, title, qid) for lang, title in titles.items())
                             claim_rows.extend((qid, p, o) for p, o in claims)
+                            label_rows.extend((lang, qid, text) for lang, text in local_labels.items())
                     if claim_rows:
                         np.asarray(claim_rows, dtype=np.int64).tofile(claims_file)
                     db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
+                    db.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?, ?)", label_rows)
                     counts["sitelinks"] += len(rows)
                     bar.update(len(records))
         finally:

@@ -21,5 +21,5 @@ fi
 # fairseq's runtime dependencies, by hand (never torchaudio: its PyPI build is CUDA-only).
 "$PIP" install -q -c constraints.txt cffi cython hydra-core==1.3.2 omegaconf==2.3.0 numpy regex \
     sacrebleu tqdm bitarray scikit-learn packaging
-"$PIP" install -q -c constraints.txt -e ".[test]"
+"$PIP" install -q -c constraints.txt -e ".[test,hf]"
 "$VENV/bin/python" -c "import torch, fairseq, xlmk_fairseq; print('torch', torch.__version__, 'fairseq', fairseq.__version__)"

@@ -22,10 +22,11 @@ def read_outputs(work):
     items = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "items.tsv"), encoding="utf-8")]
     db = sqlite3.connect(os.path.join(out, "sitelinks.sqlite"))
     sitelinks = sorted(db.execute("SELECT lang, title, qid FROM sitelinks"))
+    labels = sorted(db.execute("SELECT lang, qid, label FROM labels"))
     triples = np.load(os.path.join(out, "triples.npy")).tolist()
     props = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "properties.tsv"), encoding="utf-8")]
     stats = json.load(open(os.path.join(out, "stats.json")))
-    return items, sitelinks, triples, props, stats
+    return items, (sitelinks, labels), triples, props, stats
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -33,8 +34,10 @@ def test_items_sitelinks_and_triples(dump, tmp_path, workers):
     work = tmp_path / "work"
     assert main(["wikidata", "--dump", dump, "--langs", "en,de,zh-min-nan", "--out", str(work),
                  "--workers", str(workers)]) == 0
-    items, sitelinks, triples, props, stats = read_outputs(work)
+    items, (sitelinks, labels), triples, props, stats = read_outputs(work)
     assert items == [["Q183", "Germany"], ["Q64", "Berlin"], ["Q142", "France"], ["Q36236", "Bân-lâm-gú"]]
+    # labels in the chosen languages only (Q36236's is "nan", not "zh-min-nan")
+    assert labels == [("de", 64, "Berlin"), ("de", 183, "Deutschland"), ("en", 142, "France"), ("en", 183, "Germany")]
     assert sitelinks == sorted([("en", "Germany", 183), ("de", "Deutschland", 183), ("de", "Berlin", 64),
                                 ("en", "Berlin", 64), ("en", "France", 142), ("zh-min-nan", "Bân-lâm-gú", 36236)])
     # deprecated, somevalue, novalue and non-item claims are skipped; Q46/Q90 are not kept
