@@ -17,6 +17,25 @@ def synthetic_data(tmp_path_factory):
     return make_synthetic_data(str(tmp_path_factory.mktemp("data") / "syn"))
 
 
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory):
+    """The embedded multilingual sample, preprocessed (real text, a trained sentencepiece model)."""
+    from preprocess.cli import main
+
+    root = tmp_path_factory.mktemp("sample")
+    config = os.path.join(REPO, "recipes", "config", "preprocess_sample.yaml")
+    assert main(["all", "--config", config, "--work", str(root / "work"), "--out", str(root / "data")]) == 0
+    return root / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_checkpoint(sample_data, tmp_path_factory):
+    """An xlmk_tiny checkpoint trained for a few updates on the sample, with all three losses."""
+    save_dir = tmp_path_factory.mktemp("sample_ck")
+    run_train(sample_data, save_dir, "--max-update", "5")
+    return save_dir / "checkpoint_last.pt"
+
+
 # a tiny, fast configuration of the task; tests add or override flags
 TINY = [
     "--user-dir", USER_DIR, "--task", "knowledge_pretraining", "--criterion", "xlmk",

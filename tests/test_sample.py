@@ -1,20 +1,8 @@
 """The embedded multilingual sample goes end to end into a data directory the task trains on."""
 
 import json
-import os
 
-import pytest
-
-from conftest import REPO, records, run_train
-from preprocess.cli import main
-
-
-@pytest.fixture(scope="module")
-def sample_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sample")
-    config = os.path.join(REPO, "recipes", "config", "preprocess_sample.yaml")
-    assert main(["all", "--config", config, "--work", str(root / "work"), "--out", str(root / "data")]) == 0
-    return root / "data"
+from conftest import records, run_train
 
 
 def test_sample_is_multilingual_and_big_enough(sample_data):

@@ -1,0 +1,127 @@
+"""xlmk-export-hf: a fairseq checkpoint -> a Hugging Face directory that computes the same thing."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from conftest import BIN
+from xlmk_fairseq.hf_export import weights
+from xlmk_fairseq.hf_export.cli import export, load_fairseq_hub, main
+from xlmk_fairseq.hf_export.knowledge_heads_file import load_knowledge_heads
+
+SENTENCES = ["Paris ist die Hauptstadt von Frankreich.", "东京是日本的首都。", "Rabat هي عاصمة المغرب."]
+
+
+@pytest.fixture(scope="module")
+def exported(sample_checkpoint, sample_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hf") / "export"
+    assert main([str(sample_checkpoint), str(sample_data), str(out)]) == 0
+    return out
+
+
+def test_export_gives_the_fairseq_logits_for_a_padded_batch(exported, sample_checkpoint, sample_data):
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    report = json.load(open(exported / "xlmk_export.json"))
+    assert report["verified"] and report["max_abs_logit_diff"] <= 1e-4
+    hub = load_fairseq_hub(str(sample_checkpoint), str(sample_data))
+    tokenizer = AutoTokenizer.from_pretrained(exported)
+    model = AutoModelForMaskedLM.from_pretrained(exported).eval()
+    batch = tokenizer(SENTENCES, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        logits = model(**batch).logits
+        for i, sentence in enumerate(SENTENCES):
+            ids = hub.encode(sentence)
+            assert batch["input_ids"][i, : len(ids)].tolist() == ids.tolist()
+            expected = hub.model(ids.unsqueeze(0))[0][0]
+            assert torch.allclose(logits[i, : len(ids)], expected, atol=1e-4)
+
+
+def test_fill_mask_pipeline_runs_offline(exported):
+    from transformers import pipeline
+
+    fill = pipeline("fill-mask", model=str(exported), top_k=3)
+    for text in ("Berlin ist die <mask> von Deutschland.", "Madrid es la <mask> de España."):
+        results = fill(text)
+        assert len(results) == 3 and all("<mask>" not in r["sequence"] for r in results)
+
+
+def test_knowledge_heads_load_and_give_the_fairseq_entity_keys(exported, sample_checkpoint, sample_data):
+    from transformers import AutoModelForMaskedLM
+
+    hub = load_fairseq_hub(str(sample_checkpoint), str(sample_data))
+    heads = load_knowledge_heads(exported)
+    for name, tensor in hub.model.knowledge_heads.state_dict().items():
+        assert torch.equal(heads.state_dict()[name], tensor)
+    ids = hub.encode(SENTENCES[0]).unsqueeze(0)
+    model = AutoModelForMaskedLM.from_pretrained(exported).eval()
+    with torch.no_grad():
+        ours = hub.model.knowledge_heads.mep_key(hub.model.encoder.extract_features(ids)[0][:, 0])
+        theirs = heads.mep_key(model.roberta(input_ids=ids).last_hidden_state[:, 0])
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert (exported / "relations.tsv").read_text() == (sample_data / "relations.tsv").read_text()
+
+
+def test_a_fairseq_masked_lm_checkpoint_exports(sample_data, tmp_path):
+    """fairseq's own masked_lm task (no plugin) on the sample's English MLM data."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(sample_data / "dict.txt", data / "dict.txt")
+    for split in ("train", "valid"):
+        for ext in ("bin", "idx"):
+            shutil.copy(sample_data / "mlm" / "en" / f"{split}.{ext}", data / f"{split}.{ext}")
+    cmd = [
+        os.path.join(BIN, "fairseq-train"), str(data), "--task", "masked_lm", "--criterion", "masked_lm",
+        "--arch", "roberta_base", "--encoder-layers", "2", "--encoder-embed-dim", "32",
+        "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--max-positions", "128",
+        "--tokens-per-sample", "64", "--batch-size", "8", "--optimizer", "adam", "--lr", "1e-3",
+        "--max-update", "2", "--cpu", "--num-workers", "0", "--save-dir", str(tmp_path / "ck"),
+        "--no-epoch-checkpoints", "--data-buffer-size", "0",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "hf"
+    report = export(str(tmp_path / "ck" / "checkpoint_last.pt"), str(sample_data), str(out))
+    assert report["verified"]
+    assert not (out / "xlmk_knowledge_heads.safetensors").exists()
+    assert json.load(open(out / "config.json"))["max_position_embeddings"] == 130
+
+
+def test_a_wrong_conversion_fails_verification_and_writes_nothing(sample_checkpoint, sample_data, tmp_path,
+                                                                  monkeypatch, capsys):
+    swapped = dict(weights.LAYER_NAMES, **{"self_attn.q_proj": "attention.self.key",
+                                           "self_attn.k_proj": "attention.self.query"})
+    monkeypatch.setattr(weights, "LAYER_NAMES", swapped)
+    out = tmp_path / "hf"
+    assert main([str(sample_checkpoint), str(sample_data), str(out)]) == 1
+    assert "logits differ" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "hf.partial").exists()
+
+
+def test_bad_inputs_stop_with_a_message(sample_checkpoint, sample_data, synthetic_data, tmp_path, capsys):
+    not_a_checkpoint = tmp_path / "notes.pt"
+    not_a_checkpoint.write_text("hello")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    cases = [
+        ([str(tmp_path / "missing.pt"), str(sample_data), str(tmp_path / "a")], "no such file"),
+        ([str(not_a_checkpoint), str(sample_data), str(tmp_path / "b")], "cannot load"),
+        ([str(sample_checkpoint), str(tmp_path), str(tmp_path / "c")], "dict.txt: no such file"),
+        ([str(sample_checkpoint), str(sample_data), str(existing)], "--overwrite"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("xlmk-export-hf: error:") and message in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["existing", "notes.pt"]
+
+
+def test_export_of_unsupported_architecture_is_refused(sample_checkpoint, sample_data):
+    hub = load_fairseq_hub(str(sample_checkpoint), str(sample_data))
+    hub.model.args.encoder_normalize_before = True
+    with pytest.raises(SystemExit, match="pre-LayerNorm"):
+        weights.hf_config(hub.model.args, 10)

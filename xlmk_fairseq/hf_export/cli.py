@@ -1,0 +1,170 @@
+"""``xlmk-export-hf CHECKPOINT DATA OUT_DIR``: a fairseq checkpoint (this plugin's or fairseq's
+own ``masked_lm``) -> a Hugging Face ``XLMRobertaForMaskedLM`` directory, verified.
+
+The export is written to ``OUT_DIR.partial`` and renamed only after the Hugging Face model,
+loaded back from disk with its tokenizer, gave the fairseq model's token ids and logits on
+multilingual sentences: a directory at OUT_DIR is always a verified export.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+
+from ..errors import ConfigError
+from .knowledge_heads_file import RELATIONS_FILE, save_knowledge_heads
+from .weights import hf_config, hf_state_dict
+
+SPM_FILE = "sentencepiece.bpe.model"
+# One sentence per language of the paper's MLQA set (plus a mask-free check of scripts).
+VERIFY_SENTENCES = [
+    "Berlin is the capital and largest city of Germany.",
+    "Madrid es la capital de España y su ciudad más poblada.",
+    "Die Donau fließt durch Wien, Bratislava und Budapest.",
+    "القاهرة هي عاصمة مصر وأكبر مدنها.",
+    "नई दिल्ली भारत की राजधानी है।",
+    "Hà Nội là thủ đô của Việt Nam.",
+    "北京是中华人民共和国的首都。",
+]
+TOLERANCE = 1e-4
+
+
+def load_fairseq_hub(checkpoint, data):
+    """The checkpoint through fairseq's own hub interface, with this plugin registered."""
+    import xlmk_fairseq  # noqa: F401  (registers the task/model; safe checkpoint loading)
+    from fairseq import hub_utils
+    from fairseq.models.roberta.hub_interface import RobertaHubInterface
+
+    for path, what in ((checkpoint, "checkpoint"), (os.path.join(data, "dict.txt"), "dictionary"),
+                       (os.path.join(data, SPM_FILE), "sentencepiece model")):
+        if not os.path.isfile(path):
+            raise ConfigError(f"{path}: no such file (the {what})")
+    try:
+        loaded = hub_utils.from_pretrained(
+            os.path.dirname(os.path.abspath(checkpoint)), os.path.basename(checkpoint),
+            os.path.abspath(data), bpe="sentencepiece",
+            sentencepiece_model=os.path.abspath(os.path.join(data, SPM_FILE)),
+            load_checkpoint_heads=True,
+        )
+    except Exception as e:  # a broken or foreign file: say which, not where it broke inside
+        raise ConfigError(f"{checkpoint}: cannot load as a fairseq RoBERTa checkpoint ({type(e).__name__}: {e})") from None
+    hub = RobertaHubInterface(loaded["args"], loaded["task"], loaded["models"][0])
+    if not hasattr(hub.model.encoder, "sentence_encoder"):
+        raise ConfigError(f"{checkpoint}: not a RoBERTa/XLM-R model")
+    return hub.eval()
+
+
+def export(checkpoint, data, out_dir, verify=True, sentences=VERIFY_SENTENCES, overwrite=False):
+    if os.path.exists(out_dir) and not overwrite:
+        raise ConfigError(f"{out_dir} exists; pass --overwrite to replace it")
+    hub = load_fairseq_hub(checkpoint, data)
+    args, state = hub.model.args, hub.model.state_dict()
+    vocab_size = len(hub.task.source_dictionary)
+    if state["encoder.sentence_encoder.embed_tokens.weight"].size(0) != vocab_size:
+        raise ConfigError(f"{checkpoint} has {state['encoder.sentence_encoder.embed_tokens.weight'].size(0)} "
+                          f"embeddings but {data}/dict.txt gives {vocab_size} symbols: wrong DATA directory?")
+    tmp = out_dir.rstrip("/") + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        _write(hub, args, state, vocab_size, data, tmp)
+        report = verify_export(hub, tmp, sentences) if verify else {"verified": False}
+        with open(os.path.join(tmp, "xlmk_export.json"), "w", encoding="utf-8") as f:
+            json.dump({"checkpoint": os.path.abspath(checkpoint), "data": os.path.abspath(data), **report}, f, indent=2)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _write(hub, args, state, vocab_size, data, out):
+    from transformers import AutoTokenizer, XLMRobertaForMaskedLM
+
+    config = hf_config(args, vocab_size)
+    model = XLMRobertaForMaskedLM(config)
+    missing, unexpected = model.load_state_dict(hf_state_dict(state, config.num_hidden_layers), strict=False)
+    missing = [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]
+    if missing or unexpected:
+        raise ConfigError(f"weight conversion incomplete: missing {missing}, unexpected {unexpected}")
+    model.save_pretrained(out)
+    shutil.copy(os.path.join(data, SPM_FILE), os.path.join(out, SPM_FILE))
+    with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": args.max_positions,
+                   "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                   "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}, f, indent=2)
+    # tokenizer.json as well, so that loading needs no sentencepiece -> tokenizers conversion
+    AutoTokenizer.from_pretrained(out).save_pretrained(out)
+    if hasattr(hub.model, "knowledge_heads"):
+        heads = hub.model.knowledge_heads
+        save_knowledge_heads(state, args.encoder_embed_dim, heads.mep_key.out_proj.out_features,
+                             heads.relation_embeddings.num_embeddings, out)
+        if os.path.isfile(os.path.join(data, RELATIONS_FILE)):
+            shutil.copy(os.path.join(data, RELATIONS_FILE), os.path.join(out, RELATIONS_FILE))
+
+
+def verify_export(hub, export_dir, sentences):
+    """Reload the export from disk and compare token ids and logits with the fairseq model."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(export_dir)
+    model = AutoModelForMaskedLM.from_pretrained(export_dir).eval()
+    worst = 0.0
+    for sentence in sentences:
+        ours = hub.encode(sentence)
+        theirs = tokenizer(sentence, return_tensors="pt")["input_ids"][0]
+        if ours.tolist() != theirs.tolist():
+            raise ConfigError(f"export verification failed: token ids differ on {sentence!r}: "
+                              f"fairseq {ours.tolist()} vs Hugging Face {theirs.tolist()}")
+        with torch.no_grad():
+            expected = hub.model(ours.unsqueeze(0))[0]
+            got = model(input_ids=theirs.unsqueeze(0)).logits
+        worst = max(worst, (expected - got).abs().max().item())
+        if worst > TOLERANCE:
+            raise ConfigError(f"export verification failed: logits differ by {worst:.2e} (> {TOLERANCE}) on {sentence!r}")
+    return {"verified": True, "sentences": len(sentences), "max_abs_logit_diff": worst}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="xlmk-export-hf", description=__doc__.split("\n\n")[0],
+        epilog="The export holds model.safetensors, config.json, sentencepiece.bpe.model, tokenizer files, "
+               "and (for XLM-K checkpoints) xlmk_knowledge_heads.safetensors + relations.tsv.")
+    parser.add_argument("checkpoint", help="fairseq checkpoint (.pt)")
+    parser.add_argument("data", help="data directory with the dict.txt and sentencepiece.bpe.model of the checkpoint")
+    parser.add_argument("out_dir", help="Hugging Face model directory to write")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip the token-id and logit comparison (default: verify, fail above 1e-4)")
+    parser.add_argument("--sentences", help="file with one sentence per line to verify on (default: 7 built-in, one per MLQA language)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        sentences = VERIFY_SENTENCES
+        if args.sentences:
+            if not os.path.isfile(args.sentences):
+                raise ConfigError(f"{args.sentences}: no such file")
+            sentences = [s.strip() for s in open(args.sentences, encoding="utf-8") if s.strip()]
+        report = export(args.checkpoint, args.data, args.out_dir, args.verify, sentences, args.overwrite)
+    except ImportError as e:
+        print(f"xlmk-export-hf: error: {e}; install the Hugging Face extra: pip install -e '.[hf]'", file=sys.stderr)
+        return 1
+    except ConfigError as e:
+        print(str(e).replace("xlmk_fairseq:", "xlmk-export-hf:", 1), file=sys.stderr)
+        return 1
+    if report["verified"]:
+        print(f"exported {args.checkpoint} -> {args.out_dir} (verified on {report['sentences']} sentences, "
+              f"max |logit diff| {report['max_abs_logit_diff']:.1e})")
+    else:
+        print(f"exported {args.checkpoint} -> {args.out_dir} (not verified)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
