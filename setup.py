@@ -18,6 +18,7 @@ setup(
         "tensorboardX",
         "tqdm",
     ],
-    entry_points={"console_scripts": ["xlmk-preprocess = preprocess.cli:main"]},
+    entry_points={"console_scripts": ["xlmk-preprocess = preprocess.cli:main",
+                                      "xlmk-eval = xlmk_fairseq.evaluation.eval_cli:main"]},
     extras_require={"test": ["pytest"]},
 )
