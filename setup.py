@@ -21,6 +21,7 @@ setup(
     entry_points={"console_scripts": [
         "xlmk-preprocess = preprocess.cli:main",
         "xlmk-export-hf = xlmk_fairseq.hf_export.cli:main",
+        "xlmk-eval = xlmk_fairseq.evaluation.eval_cli:main",
     ]},
     extras_require={
         "test": ["pytest"],
