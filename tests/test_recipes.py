@@ -1,0 +1,70 @@
+"""Every recipe runs, scaled down (--smoke), for a few updates, so that none rots."""
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import BIN, REPO
+
+ABLATIONS = {
+    "mep_only": {"knowledge_tasks": "mep"},
+    "oe_only": {"knowledge_tasks": "oe"},
+    "wo_multilingual_description": {"mep_description_language": "same"},
+    "oe_wo_contrastive": {"oe_loss": "classification"},
+    "wo_knowledge_tasks": {"knowledge_tasks": "none", "description_mlm": True},
+}
+
+
+def run(script, *args, data=None):
+    env = {**os.environ, "PY": os.path.join(BIN, "python"), "OMP_NUM_THREADS": "1"}
+    if data:
+        env["SMOKE_DATA"] = str(data)
+    return subprocess.run(["bash", os.path.join(REPO, "recipes", script), *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=REPO)
+
+
+def saved_task_config(save_dir):
+    from fairseq import checkpoint_utils
+
+    import xlmk_fairseq  # noqa: F401  (safe-globals checkpoint loading)
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(save_dir / "checkpoint_last.pt"))
+    return state["cfg"]["task"], state["optimizer_history"][-1]["num_updates"]
+
+
+@pytest.mark.parametrize("script", ["xlmk_base.sh", *(f"ablations/{name}.sh" for name in ABLATIONS)])
+def test_recipe_smoke_run(script, sample_data, tmp_path):
+    proc = run(script, "--smoke", tmp_path / "ck", data=sample_data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    task, updates = saved_task_config(tmp_path / "ck")
+    assert updates == 3
+    expected = ABLATIONS.get(os.path.basename(script)[: -len(".sh")], {"knowledge_tasks": "mep,oe"})
+    for key, value in expected.items():
+        assert task[key] == value
+
+
+def test_hydra_config_of_the_base_recipe(sample_data, tmp_path):
+    overrides = [
+        f"task.data={sample_data}", f"common.user_dir={REPO}/xlmk_fairseq",
+        f"checkpoint.restore_file={tmp_path}/none.pt", f"checkpoint.save_dir={tmp_path}/ck",
+        f"hydra.run.dir={tmp_path}/hydra", "common.fp16=false", "common.cpu=true",
+        "model._name=xlmk_tiny", "model.queue_size=16", "dataset.batch_size=4",
+        "optimization.update_freq=[1]", "optimization.max_update=2", "task.tokens_per_sample=64",
+        "task.knowledge_tokens_per_sample=64", "dataset.num_workers=0", "dataset.data_buffer_size=0",
+        "dataset.disable_validation=true",
+    ]
+    proc = subprocess.run([os.path.join(BIN, "fairseq-hydra-train"), "--config-dir", os.path.join(REPO, "recipes", "config"),
+                           "--config-name", "xlmk_base", *overrides],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    task, updates = saved_task_config(tmp_path / "ck")
+    assert updates == 2 and task["_name"] == "knowledge_pretraining" and task["tokens_per_sample"] == 64
+
+
+def test_base_recipe_refuses_missing_inputs(tmp_path):
+    proc = run("xlmk_base.sh")
+    assert proc.returncode == 2 and "usage: recipes/xlmk_base.sh DATA XLMR_CHECKPOINT SAVE_DIR" in proc.stderr
+    proc = run("xlmk_base.sh", tmp_path, tmp_path / "model.pt", tmp_path / "ck")
+    assert proc.returncode == 2 and "manifest.json: no such file" in proc.stderr
+    assert not (tmp_path / "ck").exists()
