@@ -109,3 +109,21 @@ def test_checkpoint_with_numpy_scalars_loads_and_unknown_classes_are_refused(mas
     torch.save(state, tmp_path / "bad.pt")
     with pytest.raises(UnsafeCheckpointError, match="NotAllowed"):
         checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "bad.pt"))
+
+
+def test_an_empty_queue_of_another_size_is_replaced_but_a_filled_one_is_refused(synthetic_data):
+    """An MLM-only stage saves queues that never held a key; the next stage picks its own
+    --queue-size. A queue that holds keys is part of the run's state and must match."""
+    from xlmk_fairseq.errors import ConfigError
+
+    stage1 = build_xlmk_tiny(synthetic_data)  # --queue-size 64, nothing enqueued
+    stage2 = build_xlmk_tiny_model(synthetic_data, "--queue-size", "32")[1]
+    state = {k: v.clone() for k, v in stage1.state_dict().items()}
+    stage2.upgrade_state_dict_named(state, "")
+    stage2.load_state_dict(state, strict=True)
+    assert stage2.mep_queue.keys.shape[0] == 32 and int(stage2.oe_queue.num_enqueued) == 0
+
+    stage1.mep_queue.enqueue(torch.randn(3, 64), torch.arange(3))
+    state = {k: v.clone() for k, v in stage1.state_dict().items()}
+    with pytest.raises(ConfigError, match="holds keys"):
+        stage2.upgrade_state_dict_named(state, "")

@@ -159,6 +159,7 @@ class XLMKRobertaModel(RobertaModel):
         super().upgrade_state_dict_named(state_dict, name)
         prefix = name + "." if name != "" else ""
         own = self.state_dict()
+        self._reset_empty_queues_of_another_size(state_dict, prefix, own)
         filled = []
         for key, value in own.items():
             if not key.startswith(ADDED_PREFIXES):
@@ -176,6 +177,18 @@ class XLMKRobertaModel(RobertaModel):
             )
 
 
+    @staticmethod
+    def _reset_empty_queues_of_another_size(state_dict, prefix, own):
+        """A queue that never held a key (an MLM-only run, say) carries nothing worth
+        keeping: drop it, so that the next stage may choose its own --queue-size."""
+        for queue in ("mep_queue", "oe_queue"):
+            keys, count = f"{prefix}{queue}.keys", f"{prefix}{queue}.num_enqueued"
+            if (keys in state_dict and state_dict[keys].shape != own[f"{queue}.keys"].shape
+                    and int(state_dict.get(count, 0)) == 0):
+                for name in ("keys", "entities", "ptr", "num_enqueued"):
+                    state_dict.pop(f"{prefix}{queue}.{name}", None)
+
+
 def _shape_mismatch_message(key, ckpt_shape, model_shape):
     if key == "knowledge_heads.relation_embeddings.weight":
         return (
@@ -185,8 +198,9 @@ def _shape_mismatch_message(key, ckpt_shape, model_shape):
         )
     if key.endswith(".keys") or key.endswith(".entities"):
         return (
-            f"checkpoint queue {key} has shape {tuple(ckpt_shape)} but the model's is "
-            f"{tuple(model_shape)}; use the checkpoint's --queue-size and --knowledge-proj-dim"
+            f"checkpoint queue {key} has shape {tuple(ckpt_shape)} and holds keys, but the "
+            f"model's is {tuple(model_shape)}; use the checkpoint's --queue-size and "
+            f"--knowledge-proj-dim"
         )
     return f"checkpoint tensor {key} has shape {tuple(ckpt_shape)}, model {tuple(model_shape)}"
 

@@ -1,0 +1,44 @@
+"""Copy fairseq-train's output to a log file and print one short line per logged update.
+
+    fairseq-train ... 2>&1 | python recipes/follow_log.py LOG [--keys loss,mep_acc,oe_acc]
+
+The full output stays in LOG (what summarize_log.py reads); the terminal shows progress.
+"""
+
+import argparse
+import json
+import sys
+
+
+def short_line(line, keys):
+    brace = line.find("{")
+    if brace < 0 or "|" not in line[:brace]:
+        return None
+    tag = line[:brace].rstrip(" |").rsplit("|", 1)[-1].strip()
+    if tag not in ("train_inner", "valid"):
+        return None
+    try:
+        record = json.loads(line[brace:])
+    except ValueError:
+        return None
+    prefix = "valid_" if tag == "valid" else ""
+    values = [f"{k} {record[prefix + k]}" for k in keys if prefix + k in record]
+    return f"  {tag:<11} update {record.get(prefix + 'num_updates', '?'):>5}  " + "  ".join(values)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("log")
+    parser.add_argument("--keys", default="loss,mlm_loss,mep_acc,oe_acc")
+    args = parser.parse_args()
+    keys = args.keys.split(",")
+    with open(args.log, "a", encoding="utf-8") as log:
+        for line in sys.stdin:
+            log.write(line)
+            shown = short_line(line, keys)
+            if shown:
+                print(shown, flush=True)
+
+
+if __name__ == "__main__":
+    main()
