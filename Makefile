@@ -13,7 +13,7 @@ $(STAMP): scripts/install.sh constraints.txt setup.py
 venv: $(STAMP)
 
 demo: $(STAMP)
-	bash recipes/demo.sh
+	bash recipes/quickstart.sh
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

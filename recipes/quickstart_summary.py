@@ -1,0 +1,70 @@
+"""The quickstart's closing summary: losses and accuracies of both stages, probe P@1 and
+retrieval before (MLM only) and after XLM-K, and where everything is.
+
+    python recipes/quickstart_summary.py OUT
+"""
+
+import argparse
+import json
+import os
+
+from summarize_log import read
+
+KEYS = ("loss", "mlm_loss", "mep_loss", "oe_loss", "mep_acc", "oe_acc")
+
+
+def training_table(out):
+    lines = [f"{'stage':8}{'metric':10}{'first':>9}{'last':>9}{'valid':>9}"]
+    for stage in ("mlm", "xlmk"):
+        records = read(os.path.join(out, f"{stage}.log"))
+        if not records["train_inner"]:
+            continue
+        first, last = records["train_inner"][0], records["train_inner"][-1]
+        valid = records["valid"][-1] if records["valid"] else {}
+        for key in KEYS:
+            if key in last:
+                lines.append(f"{stage:8}{key:10}{first.get(key, ''):>9}{last[key]:>9}{valid.get(key, ''):>9}")
+    return lines
+
+
+def probe_table(out):
+    before, after = (_load(os.path.join(out, f"probe_{s}.json")) for s in ("mlm", "xlmk"))
+    if not (before and after):
+        return ["(no probe results)"]
+    langs = list(after.get("p_at_1", {}))
+    lines = ["probe P@1 (macro over relations)  " + "  ".join(f"{l:>6}" for l in langs),
+             f"{'  MLM only (before)':34}" + "  ".join(_pct(before["p_at_1"].get(l)) for l in langs),
+             f"{'  XLM-K (after)':34}" + "  ".join(_pct(after["p_at_1"].get(l)) for l in langs)]
+    for method in ("cls", "mep_key"):
+        b = (before.get("retrieval") or {}).get(method, {}).get("average")
+        a = (after.get("retrieval") or {}).get(method, {}).get("average")
+        if a:
+            lines.append(f"cross-lingual retrieval ({method}) acc@1 / MRR: before "
+                         + (f"{_pct(b['acc@1'])} / {_pct(b['mrr'])}" if b else "n/a")
+                         + f", after {_pct(a['acc@1'])} / {_pct(a['mrr'])}")
+    return lines
+
+
+def _load(path):
+    return json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else None
+
+
+def _pct(value):
+    return f"{100 * value:6.1f}" if isinstance(value, (int, float)) else f"{'-':>6}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out")
+    out = parser.parse_args().out
+    print("\n".join(training_table(out)))
+    print("(in-batch chance of mep_acc / oe_acc: 1/16 = 0.0625)\n")
+    print("\n".join(probe_table(out)))
+    print(f"\ncheckpoints:  {out}/mlm/checkpoint_last.pt, {out}/xlmk/checkpoint_last.pt")
+    print(f"TensorBoard:  tensorboard --logdir {out}/tb")
+    print(f"probe tables: {out}/probe_mlm.md, {out}/probe_xlmk.md")
+    print(f"export:       {out}/hf (AutoModelForMaskedLM.from_pretrained(\"{out}/hf\"))")
+
+
+if __name__ == "__main__":
+    main()
