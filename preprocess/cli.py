@@ -3,7 +3,8 @@
 One subcommand per step (LUKE-style), each reading and writing under a work directory:
 
     xlmk-preprocess wikidata  --dump latest-all.json.gz --langs en,de,zh --out WORK [--workers N]
-    xlmk-preprocess wikidata  --truthy latest-truthy.nt.bz2 --sitelinks-sql wikidatawiki-latest-wb_items_per_site.sql.gz --langs en,de,zh --out WORK
+    xlmk-preprocess wikidata  --truthy latest-truthy.nt.bz2 --langs en,de,zh --out WORK \
+                              --sitelinks-sql wikidatawiki-latest-wb_items_per_site.sql.gz
     xlmk-preprocess wikipedia --dump enwiki-latest-pages-articles.xml.bz2 --lang en --out WORK [--workers N]
     xlmk-preprocess spm       --out WORK [--spm-model xlmr/sentencepiece.bpe.model --dict xlmr/dict.txt | --train-vocab-size 8000]
     xlmk-preprocess binarize  --work WORK --out DATA [--workers N]

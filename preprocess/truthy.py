@@ -14,6 +14,7 @@ every other predicate are passed over; a line that is not an N-Triple is counted
 """
 
 import collections
+import re
 
 import numpy as np
 from tqdm import tqdm
@@ -24,10 +25,11 @@ from .labels import clean
 from .parallel import ordered_map
 from .shards import line_blocks
 
-ENTITY = b"http://www.wikidata.org/entity/"
-DIRECT = b"http://www.wikidata.org/prop/direct/"
+_ITEM = re.compile(rb"http://www\.wikidata\.org/entity/Q([0-9]+)")
+_PROPERTY = re.compile(rb"http://www\.wikidata\.org/entity/P([0-9]+)")
+_DIRECT = re.compile(rb"http://www\.wikidata\.org/prop/direct/P([0-9]+)")
+_SOMEVALUE_IRI = b"http://www.wikidata.org/.well-known/genid/"  # unknown values, as skolem IRIs
 LABEL = b"http://www.w3.org/2000/01/rdf-schema#label"
-GENID = b"http://www.wikidata.org/.well-known/genid/"  # unknown values, as skolem IRIs
 
 _kept = np.zeros(0, dtype=np.int64)
 _label_languages = {}
@@ -39,13 +41,10 @@ def _init_worker(kept, label_languages):
     _label_languages = {lang.lower().encode(): lang for lang in label_languages}
 
 
-def _entity(iri, letter):
-    """b'http://www.wikidata.org/entity/Q64', b'Q' -> 64; None for anything else."""
-    if iri.startswith(ENTITY) and iri[len(ENTITY):len(ENTITY) + 1] == letter:
-        digits = iri[len(ENTITY) + 1:]
-        if digits.isdigit():
-            return int(digits)
-    return None
+def _number(pattern, iri):
+    """The entity number of ``iri`` when ``pattern`` matches it whole, else None."""
+    m = pattern.fullmatch(iri)
+    return int(m.group(1)) if m else None
 
 
 def _is_kept(qids):
@@ -69,22 +68,25 @@ def _read_block(block):
             continue
         lines += 1
         subject, predicate, obj, kind, lang = triple
-        if predicate.startswith(DIRECT):
-            qid, pid = _entity(subject, b"Q"), predicate[len(DIRECT) + 1:]
-            if qid is None or predicate[len(DIRECT):len(DIRECT) + 1] != b"P" or not pid.isdigit():
+        if predicate == LABEL:
+            if kind != ntriples.LITERAL:
                 continue
-            target = _entity(obj, b"Q") if kind == ntriples.IRI else None
-            if target is not None:
-                claims.append((qid, int(pid), target))
-            elif kind == ntriples.BNODE or (kind == ntriples.IRI and obj.startswith(GENID)):
-                somevalue.append(qid)
-        elif predicate == LABEL and kind == ntriples.LITERAL:
-            qid = _entity(subject, b"Q")
+            qid = _number(_ITEM, subject)
             if qid is not None and lang in _label_languages:
                 labels.setdefault((_label_languages[lang], qid), obj)
-            elif qid is None and lang == b"en" and _entity(subject, b"P") is not None:
-                properties[_entity(subject, b"P")] = obj
+            elif qid is None and lang == b"en" and _number(_PROPERTY, subject) is not None:
+                properties[_number(_PROPERTY, subject)] = obj
                 property_labels += 1
+            continue
+        pid = _number(_DIRECT, predicate)
+        qid = _number(_ITEM, subject) if pid is not None else None
+        if qid is None:
+            continue
+        target = _number(_ITEM, obj) if kind == ntriples.IRI else None
+        if target is not None:
+            claims.append((qid, pid, target))
+        elif kind == ntriples.BNODE or (kind == ntriples.IRI and obj.startswith(_SOMEVALUE_IRI)):
+            somevalue.append(qid)
     claims = np.asarray(claims, dtype=np.int64).reshape(-1, 3)
     claims = claims[_is_kept(claims[:, 0])]
     skipped["claim_somevalue"] += int(_is_kept(somevalue).sum())

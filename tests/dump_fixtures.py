@@ -184,7 +184,8 @@ def truthy_lines(entity, escape_non_ascii=False):
         for predicate in (RDFS_LABEL, "<http://www.w3.org/2004/02/skos/core#prefLabel>", "<http://schema.org/name>"):
             lines.append(f"{subject} {predicate} {literal} .")
     if kind == "Property":
-        lines.append(f"{subject} <http://wikiba.se/ontology#directClaim> <http://www.wikidata.org/prop/direct/{ident}> .")
+        lines.append(f"{subject} <http://wikiba.se/ontology#directClaim> "
+                     f"<http://www.wikidata.org/prop/direct/{ident}> .")
     for pid, statements in entity.get("claims", {}).items():
         ranks = {s["rank"] for s in statements}
         best = "preferred" if "preferred" in ranks else "normal"

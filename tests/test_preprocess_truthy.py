@@ -5,11 +5,10 @@ import bz2
 import gzip
 import os
 
-import numpy as np
 import pytest
 
 from dump_fixtures import (MALFORMED_LINES, NT_ODD_LINES, WB_ITEMS_PER_SITE_COLUMNS, escaped_wikidata, item,
-                           mysql_dump_text, prop, small_wikidata, truthy_dump_text, wb_items_per_site_text,
+                           mysql_dump_text, small_wikidata, truthy_dump_text, wb_items_per_site_text,
                            wikidata_dump_text, write)
 from preprocess import mysql_dump, ntriples, sitelinks_sql
 from preprocess.cli import main
@@ -115,7 +114,8 @@ def test_shards_put_together_equal_the_unsharded_run(tmp_path, compression, coun
     if compression:
         data = text.encode()
         step = len(data) // 4 + 1  # streams cut inside lines, as parallel compressors write them
-        truthy = write(tmp_path / "t.nt.bz2", b"".join(bz2.compress(data[i:i + step]) for i in range(0, len(data), step)))
+        streams = [bz2.compress(data[i:i + step]) for i in range(0, len(data), step)]
+        truthy = write(tmp_path / "t.nt.bz2", b"".join(streams))
     else:
         truthy = write(tmp_path / "t.nt", text)
     sql = write(tmp_path / "ips.sql.gz", wb_items_per_site_text(entities()), "gz")
@@ -162,24 +162,21 @@ def truncated(text, compression):
 def test_wrong_inputs_stop_with_a_message_and_write_nothing(tmp_path, capsys, case, message):
     ents = entities() * 20
     json_dump = write(tmp_path / "all.json", wikidata_dump_text(ents))
-    truthy = write(tmp_path / "t.nt", truthy_dump_text(ents))
-    sql = write(tmp_path / "ips.sql.gz", wb_items_per_site_text(ents), "gz")
-    sql_text = wb_items_per_site_text(ents)
-    route = ["--truthy", truthy, "--sitelinks-sql", sql]
+    nt_text, sql_text = truthy_dump_text(ents), wb_items_per_site_text(ents)
+    truthy, sql = write(tmp_path / "t.nt", nt_text), write(tmp_path / "ips.sql.gz", sql_text, "gz")
+    with_sql = lambda path: ["--truthy", truthy, "--sitelinks-sql", path]  # noqa: E731
+    with_truthy = lambda path: ["--truthy", path, "--sitelinks-sql", sql]  # noqa: E731
     args = {
-        "sql_of_another_table": ["--truthy", truthy, "--sitelinks-sql", write(tmp_path / "p.sql", other_table_sql())],
-        "sql_with_other_columns": ["--truthy", truthy, "--sitelinks-sql", write(tmp_path / "c.sql", swapped_columns_sql())],
-        "json_as_sql": ["--truthy", truthy, "--sitelinks-sql", json_dump],
-        "sql_truncated": ["--truthy", truthy, "--sitelinks-sql", write(tmp_path / "x.sql.gz", truncated(sql_text, "gz"))],
-        "sql_cut_inside_a_statement": ["--truthy", truthy, "--sitelinks-sql",
-                                       write(tmp_path / "x.sql", sql_text[: sql_text.index("),(") + 2])],
-        "truthy_truncated_bz2": ["--truthy", write(tmp_path / "x.nt.bz2", truncated(truthy_dump_text(ents), "bz2")),
-                                 "--sitelinks-sql", sql],
-        "truthy_truncated_gz": ["--truthy", write(tmp_path / "x.nt.gz", truncated(truthy_dump_text(ents), "gz")),
-                                "--sitelinks-sql", sql],
-        "json_as_truthy": ["--truthy", json_dump, "--sitelinks-sql", sql],
-        "empty_truthy": ["--truthy", write(tmp_path / "e.nt", ""), "--sitelinks-sql", sql],
-        "dump_and_sql": ["--dump", json_dump, *route],
+        "sql_of_another_table": with_sql(write(tmp_path / "p.sql", other_table_sql())),
+        "sql_with_other_columns": with_sql(write(tmp_path / "c.sql", swapped_columns_sql())),
+        "json_as_sql": with_sql(json_dump),
+        "sql_truncated": with_sql(write(tmp_path / "x.sql.gz", truncated(sql_text, "gz"))),
+        "sql_cut_inside_a_statement": with_sql(write(tmp_path / "x.sql", sql_text[: sql_text.index("),(") + 2])),
+        "truthy_truncated_bz2": with_truthy(write(tmp_path / "x.nt.bz2", truncated(nt_text, "bz2"))),
+        "truthy_truncated_gz": with_truthy(write(tmp_path / "x.nt.gz", truncated(nt_text, "gz"))),
+        "json_as_truthy": with_truthy(json_dump),
+        "empty_truthy": with_truthy(write(tmp_path / "e.nt", "")),
+        "dump_and_sql": ["--dump", json_dump, *with_sql(sql)],
         "sql_without_truthy": ["--sitelinks-sql", sql],
         "truthy_alone": ["--truthy", truthy],
         "dump_truthy_sharded": ["--dump", json_dump, "--truthy", truthy, "--shard", "1/2"],
@@ -201,7 +198,8 @@ def test_ntriples_terms():
     assert ntriples.parse(b"_:b1 <http://p> _:b2 .")[:4] == (b"_:b1", b"http://p", b"_:b2", ntriples.BNODE)
     assert ntriples.iri(ntriples.parse(b"<http://e/\\u00e9> <http://p> <http://o> .")[0]) == "http://e/é"
     assert ntriples.parse(b"   # comment") is None and ntriples.parse(b"") is None
-    for bad in (b'<http://a> <http://b> "open .', b"<http://a> <http://b> <http://c>", b"<http://a b> <http://p> <http://c> .",
+    for bad in (b'<http://a> <http://b> "open .', b"<http://a> <http://b> <http://c>",
+                b"<http://a b> <http://p> <http://c> .",
                 b'<http://a> "p" <http://c> .', b'<http://a> <http://b> "x"@ .'):
         with pytest.raises(ntriples.Malformed):
             ntriples.parse(bad)
