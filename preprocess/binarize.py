@@ -176,7 +176,7 @@ def run(work, out, languages=None, workers=1, valid_fraction=0.01, max_relations
     )
     wikidata_stats = json.load(open(os.path.join(wikidata_dir, "stats.json"), encoding="utf-8"))
     skipped.update({f"wikidata/{k}": v for k, v in wikidata_stats["skipped"].items()})
-    inputs = [wikidata_stats["input"]] + [
+    inputs = (wikidata_stats.get("inputs") or [wikidata_stats["input"]]) + [
         json.load(open(os.path.join(work, "wikipedia", lang, "stats.json"), encoding="utf-8"))["input"]
         for lang in languages]
     return writer.finalize(

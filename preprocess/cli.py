@@ -3,6 +3,8 @@
 One subcommand per step (LUKE-style), each reading and writing under a work directory:
 
     xlmk-preprocess wikidata  --dump latest-all.json.gz --langs en,de,zh --out WORK [--workers N]
+    xlmk-preprocess wikidata  --truthy latest-truthy.nt.bz2 --langs en,de,zh --out WORK \
+                              --sitelinks-sql wikidatawiki-latest-wb_items_per_site.sql.gz
     xlmk-preprocess wikipedia --dump enwiki-latest-pages-articles.xml.bz2 --lang en --out WORK [--workers N]
     xlmk-preprocess spm       --out WORK [--spm-model xlmr/sentencepiece.bpe.model --dict xlmr/dict.txt | --train-vocab-size 8000]
     xlmk-preprocess binarize  --work WORK --out DATA [--workers N]
@@ -23,13 +25,15 @@ def _wikidata(args):
     if args.merge_shards:
         stats = wikidata.merge(args.out, args.merge_shards)
     else:
-        if not args.dump or not args.langs:
-            raise DumpError("wikidata needs --dump and --langs (or --merge-shards N)")
+        if not (args.dump or args.truthy or args.sitelinks_sql) or not args.langs:
+            raise DumpError("wikidata needs --langs and --dump (or --truthy with --sitelinks-sql), "
+                            "or --merge-shards N")
         langs = [x.strip() for x in args.langs.split(",") if x.strip()]
         if not langs:
             raise DumpError("--langs names no language")
         shard = parse_shard(args.shard)
-        stats = wikidata.run(args.dump, langs, args.out, workers=args.workers, shard=shard)
+        stats = wikidata.run(args.dump, langs, args.out, workers=args.workers, shard=shard,
+                             truthy=args.truthy, sitelinks_sql_dumps=args.sitelinks_sql or ())
         if shard[1] > 1:
             print(f"shard {args.shard} -> {wikidata.shard_dir(args.out, *shard)}; "
                   f"when all are done: xlmk-preprocess wikidata --out {args.out} --merge-shards {shard[1]}")
@@ -49,7 +53,7 @@ def _wikipedia(args):
         if not args.dump:
             raise DumpError("wikipedia needs --dump (or --merge-shards N)")
         shard = parse_shard(args.shard)
-        stats = wikipedia.run(args.dump, args.lang, args.out, workers=args.workers, shard=shard)
+        stats = wikipedia.run(args.dump, args.lang, args.out, workers=args.workers, shard=shard, index=args.index)
         if shard[1] > 1:
             print(f"shard {args.shard} -> {wikipedia.shard_dir(args.out, args.lang, *shard)}; when all are done: "
                   f"xlmk-preprocess wikipedia --lang {args.lang} --out {args.out} --merge-shards {shard[1]}")
@@ -117,11 +121,11 @@ def _all(args):
     workers = int(cfg.get("workers", args.workers))
     if not os.path.exists(os.path.join(work, "wikidata", "stats.json")):
         _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers,
-                                     shard="0/1", merge_shards=None))
+                                     shard="0/1", merge_shards=None, truthy=None, sitelinks_sql=None))
     for lang in langs:
         if not os.path.exists(os.path.join(work, "wikipedia", lang, "stats.json")):
             _wikipedia(argparse.Namespace(dump=path(cfg["wikipedia"][lang]), lang=lang, out=work, workers=workers,
-                                          shard="0/1", merge_shards=None))
+                                          shard="0/1", merge_shards=None, index=None))
     spm_cfg = cfg.get("spm") or {}
     if not os.path.exists(os.path.join(work, "spm", "dict.txt")):
         _spm(argparse.Namespace(out=work, spm_model=spm_cfg.get("model") and path(spm_cfg["model"]),
@@ -135,8 +139,12 @@ def _all(args):
 def build_parser():
     parser = argparse.ArgumentParser(prog="xlmk-preprocess", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("wikidata", help="Wikidata JSON dump -> items, sitelinks, triples")
+    p = sub.add_parser("wikidata", help="Wikidata dumps -> items, sitelinks, labels, triples")
     p.add_argument("--dump", help="latest-all.json, .json.gz or .json.bz2")
+    p.add_argument("--truthy", metavar="NT", help="latest-truthy.nt[.gz|.bz2]: take the triples (best-rank "
+                   "statements) and property labels from it; with --sitelinks-sql also the items' labels")
+    p.add_argument("--sitelinks-sql", nargs="+", metavar="SQL", help="wikidatawiki-latest-wb_items_per_site.sql"
+                   "[.gz]: take the sitelinks from it instead of --dump (needs --truthy)")
     p.add_argument("--langs", help="comma-separated Wikipedia languages, e.g. en,de,zh")
     p.add_argument("--out", required=True, help="work directory")
     p.add_argument("--workers", type=int, default=1)
@@ -149,6 +157,8 @@ def build_parser():
     p.add_argument("--out", required=True, help="work directory (holding the wikidata step's output)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--shard", default="0/1", help="I/N: read only the I-th of N parts (plain or multistream .bz2)")
+    p.add_argument("--index", help="*-multistream-index.txt.bz2: cut --shard parts at its stream offsets "
+                   "(default: the index next to the dump under its standard name, if there)")
     p.add_argument("--merge-shards", type=int, metavar="N", help="put N finished shards together")
     p.set_defaults(func=_wikipedia)
     p = sub.add_parser("spm", help="use XLM-R's sentencepiece model and dict, or train one on the text")

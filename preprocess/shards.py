@@ -4,17 +4,20 @@ A plain file is cut at line starts, a multistream .bz2 file (the Wikimedia dumps
 written as many concatenated bz2 streams) at stream starts. Every shard computes the same
 cut points, and each line (page) belongs to exactly one shard, so the shards' outputs put
 together equal the unsharded run's. gzip streams cannot be entered in the middle: shard a
-.gz dump after decompressing it, or use the .bz2 dump.
+.gz dump after decompressing it, or use the .bz2 dump. A multistream dump's index
+(``*-multistream-index.txt.bz2``) gives the stream starts without scanning for them.
 """
 
+import bisect
 import bz2
 import collections
+import contextlib
 import json
 import os
 import re
 import shutil
 
-from .dump_io import DumpError
+from .dump_io import DumpError, open_dump, read_chunks, text_lines
 
 BZ2_STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
 SCAN = 1 << 20
@@ -37,8 +40,12 @@ def kind(path):
     return "gz" if magic[:2] == b"\x1f\x8b" else "bz2" if magic == b"BZh" else "plain"
 
 
-def cut_points(path, count, boundary=None):
-    """Offsets c_0 = 0 < ... < c_count = size: each shard covers [c_I, c_I+1)."""
+def cut_points(path, count, boundary=None, stream_offsets=None):
+    """Offsets c_0 = 0 < ... < c_count = size: each shard covers [c_I, c_I+1).
+
+    ``stream_offsets`` (sorted, from a multistream index) are a .bz2 file's stream starts;
+    without them the file is scanned for stream starts near each cut.
+    """
     size = os.path.getsize(path)
     file_kind = kind(path)
     if file_kind == "gz" and count > 1:
@@ -46,8 +53,13 @@ def cut_points(path, count, boundary=None):
     cuts = [0]
     for i in range(1, count):
         target = max(i * size // count, cuts[-1] + 1)
-        cuts.append(_next_stream(path, target, size) if file_kind == "bz2" else
-                    _next_boundary(path, target, size, boundary))
+        if file_kind == "bz2" and stream_offsets is not None:
+            at = bisect.bisect_left(stream_offsets, target)
+            cuts.append(stream_offsets[at] if at < len(stream_offsets) else size)
+        elif file_kind == "bz2":
+            cuts.append(_next_stream(path, target, size))
+        else:
+            cuts.append(_next_boundary(path, target, size, boundary))
     cuts.append(size)
     return [min(c, size) for c in cuts]
 
@@ -93,6 +105,34 @@ def _is_stream_start(f, offset):
         return False
 
 
+def index_stream_offsets(dump, index):
+    """The stream starts of a multistream .bz2 dump, from its index (lines
+    ``offset:page_id:title``): 0 (the stream holding the <siteinfo> header, which the index
+    does not list) and the index's distinct offsets, sorted. The first and last offset are
+    checked to be stream starts in ``dump``: an index of another dump is a DumpError."""
+    offsets, previous = set(), None
+    with contextlib.closing(open_dump(index)) as stream:
+        for number, line in enumerate(text_lines(read_chunks(stream, index)), 1):
+            field = line.split(b":", 2)
+            if len(field) < 3 or not field[0].isdigit() or not field[1].isdigit():
+                if not line.strip():
+                    continue
+                raise DumpError(f"{index}: not a multistream index (line {number}: {line[:80]!r})")
+            if field[0] != previous:
+                previous = field[0]
+                offsets.add(int(previous))
+    if not offsets:
+        raise DumpError(f"{index}: the index lists no page")
+    offsets = sorted(offsets | {0})
+    size = os.path.getsize(dump)
+    with open(dump, "rb") as f:
+        for offset in (offsets[1], offsets[-1]) if len(offsets) > 1 else ():
+            f.seek(offset)
+            if offset >= size or not BZ2_STREAM_START.match(f.read(10)):
+                raise DumpError(f"{index}: not the index of {dump} (no bz2 stream starts at offset {offset})")
+    return offsets
+
+
 def read_range(path, start, end, block=1 << 22):
     """Raw bytes [start, end) of the file, in blocks."""
     with open(path, "rb") as f:
@@ -127,7 +167,7 @@ def decompress_streams(raw_blocks, path):
         raise DumpError(f"{path}: the compressed stream is damaged or truncated")
 
 
-def shard_chunks(path, index, count, boundary=None, lines=True):
+def shard_chunks(path, index, count, boundary=None, lines=True, stream_offsets=None):
     """Decompressed bytes of shard ``index`` of ``count``.
 
     Plain files are cut at ``boundary`` (a line start by default), so a shard is an exact
@@ -137,7 +177,7 @@ def shard_chunks(path, index, count, boundary=None, lines=True):
     first drops the bytes up to its first newline, and a shard other than the last goes on
     past its end up to the next newline, so each line is read by exactly one shard.
     """
-    cuts = cut_points(path, count, boundary)
+    cuts = cut_points(path, count, boundary, stream_offsets)
     start, end = cuts[index], cuts[index + 1]
     if kind(path) == "plain":
         yield from read_range(path, start, end)
@@ -160,6 +200,27 @@ def shard_chunks(path, index, count, boundary=None, lines=True):
                 yield out[: newline + 1]
                 return
             yield out
+
+
+def line_blocks(path, shard=(0, 1)):
+    """The decompressed dump (or shard I of N of it) in blocks of whole lines, each ending
+    with a newline (the last one may lack it): what worker processes split and parse."""
+    index, count = shard
+    with contextlib.ExitStack() as stack:
+        if count == 1:
+            chunks = read_chunks(stack.enter_context(open_dump(path)), path)
+        else:
+            chunks = shard_chunks(path, index, count)
+        rest = b""
+        for chunk in chunks:
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:
+                rest += chunk
+                continue
+            yield rest + chunk[:cut]
+            rest = chunk[cut:]
+        if rest:
+            yield rest
 
 
 def finished_shards(dirs, what):

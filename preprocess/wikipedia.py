@@ -12,7 +12,9 @@ underscores to spaces, first letter upper-cased on first-letter wikis, follow re
 
 With ``--shard I/N`` the reading part (wikitext conversion, redirects) writes
 ``WORK/wikipedia.shards/<lang>/I-of-N/``; ``merge`` concatenates the shards in order and
-resolves the links with every shard's redirects, exactly as an unsharded run does.
+resolves the links with every shard's redirects, exactly as an unsharded run does. A
+multistream dump is cut at stream starts, taken from its index
+(``*-multistream-index.txt.bz2``, given or found next to the dump) when there is one.
 """
 
 import codecs
@@ -22,13 +24,14 @@ import json
 import os
 import sqlite3
 import xml.etree.ElementTree as ET
-from multiprocessing import Pool
 
 import orjson
 from tqdm import tqdm
 
 from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, write_json
-from .shards import concatenate, decompress_streams, finished_shards, merged_stats, read_range, shard_chunks
+from .parallel import ordered_map
+from .shards import (concatenate, decompress_streams, finished_shards, index_stream_offsets, merged_stats,
+                     read_range, shard_chunks)
 from .shards import kind as shard_kind
 from .wikitext import WikitextConverter
 
@@ -47,7 +50,7 @@ def _child(elem, name):
     return None
 
 
-def iter_dump(path, invalid=None, shard=(0, 1)):
+def iter_dump(path, invalid=None, shard=(0, 1), stream_offsets=None):
     """Yield ("siteinfo", {...}) once, then ("page", {...}) per page.
 
     The bytes are decoded here, not by the XML parser, so that an invalid UTF-8 sequence
@@ -61,7 +64,7 @@ def iter_dump(path, invalid=None, shard=(0, 1)):
             if shard[1] == 1:
                 chunks = read_chunks(stack.enter_context(open_dump(path)), path)
             else:
-                chunks = _shard_bytes(path, *shard)
+                chunks = _shard_bytes(path, *shard, stream_offsets)
             for text in _decoded(chunks, invalid):
                 parser.feed(text)
                 for event, elem in parser.read_events():
@@ -86,9 +89,9 @@ def iter_dump(path, invalid=None, shard=(0, 1)):
         raise DumpError(f"{path}: not a MediaWiki XML dump")
 
 
-def _shard_bytes(path, index, count):
+def _shard_bytes(path, index, count, stream_offsets):
     """The dump's header (up to the first <page>) and then the pages of shard ``index``."""
-    body = shard_chunks(path, index, count, boundary=b"<page>", lines=False)
+    body = shard_chunks(path, index, count, boundary=b"<page>", lines=False, stream_offsets=stream_offsets)
     if index == 0:
         yield from body
         return
@@ -231,16 +234,32 @@ class _Resolver:
         return row[0] if row else None
 
 
-def run(dump, lang, work, workers=1, shard=(0, 1)):
-    """Read ``dump`` (or shard I of N of it) into WORK/wikipedia/<lang> (or its shard dir)."""
+def run(dump, lang, work, workers=1, shard=(0, 1), index=None):
+    """Read ``dump`` (or shard I of N of it) into WORK/wikipedia/<lang> (or its shard dir);
+    ``index``: the multistream index, used to cut shards."""
     sitelinks = _sitelinks_path(work)
-    index, count = shard
+    number, count = shard
     if count == 1:
         with atomic_dir(os.path.join(work, "wikipedia", lang)) as tmp:
             _read(dump, lang, tmp, workers, shard)
             return _finish(tmp, sitelinks, lang)
-    with atomic_dir(shard_dir(work, lang, index, count)) as tmp:
-        return _read(dump, lang, tmp, workers, shard)
+    offsets = _stream_offsets(dump, index)
+    with atomic_dir(shard_dir(work, lang, number, count)) as tmp:
+        return _read(dump, lang, tmp, workers, shard, offsets)
+
+
+def _stream_offsets(dump, index):
+    """Stream starts from the multistream index, given or next to the dump under its
+    standard name; None (scan for them) when there is none."""
+    if index is None:
+        if not dump.endswith("-multistream.xml.bz2"):
+            return None
+        index = dump[: -len(".xml.bz2")] + "-index.txt.bz2"
+        if not os.path.exists(index):
+            return None
+    if shard_kind(dump) != "bz2":
+        raise DumpError(f"{index}: an index belongs to a multistream .bz2 dump; {dump} is not one")
+    return index_stream_offsets(dump, index)
 
 
 def shard_dir(work, lang, index, count):
@@ -266,36 +285,29 @@ def _sitelinks_path(work):
     return path
 
 
-def _read(dump, lang, tmp, workers, shard):
+def _read(dump, lang, tmp, workers, shard, stream_offsets=None):
     """Pages -> converted.jsonl (text, raw link targets); redirects.tsv; stats.json."""
     counts, skipped = collections.Counter(), collections.Counter()
     invalid = [0]
-    events = iter_dump(dump, invalid, shard)
+    events = iter_dump(dump, invalid, shard, stream_offsets)
     kind, siteinfo = next(events, (None, None))
     if kind != "siteinfo":
         raise DumpError(f"{dump}: no <siteinfo> before the first page")
     first_letter = siteinfo["case"] == "first-letter"
     namespaces = [name for key, name in siteinfo["namespaces"].items() if key != 0]
-    pool = Pool(workers, _init_worker, (namespaces,)) if workers > 1 else None
-    if pool is None:
-        _init_worker(namespaces)
     with open(os.path.join(tmp, "converted.jsonl"), "wb") as converted, \
             open(os.path.join(tmp, "redirects.tsv"), "w", encoding="utf-8") as redirects:
-        try:
-            chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
-            results = pool.imap(_convert_chunk, chunks) if pool else map(_convert_chunk, chunks)
-            with tqdm(desc=f"{lang}wiki pages", unit=" pages", unit_scale=True) as bar:
-                for chunk in results:
-                    for page, text, links in chunk:
-                        if text is None:
-                            skipped["wikitext_parse_error"] += 1
-                            continue
-                        converted.write(orjson.dumps({"id": page["id"], "title": page["title"],
-                                                      "text": text, "links": links}) + b"\n")
-                    bar.update(len(chunk))
-        finally:
-            if pool:
-                pool.terminate()
+        chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
+        with ordered_map(_convert_chunk, chunks, workers, _init_worker, (namespaces,)) as results, \
+                tqdm(desc=f"{lang}wiki pages", unit=" pages", unit_scale=True) as bar:
+            for chunk in results:
+                for page, text, links in chunk:
+                    if text is None:
+                        skipped["wikitext_parse_error"] += 1
+                        continue
+                    converted.write(orjson.dumps({"id": page["id"], "title": page["title"],
+                                                  "text": text, "links": links}) + b"\n")
+                bar.update(len(chunk))
     if invalid[0]:
         skipped["invalid_utf8_replaced"] = invalid[0]
     stats = {"lang": lang, "dbname": siteinfo["dbname"], "case": siteinfo["case"],

@@ -144,3 +144,50 @@ def test_shards_put_together_equal_the_unsharded_run(work, tmp_path, layout, cou
     assert open(work / "wikipedia" / "en" / "pages.jsonl", encoding="utf-8").read() == whole
     assert json.load(open(work / "wikipedia" / "en" / "stats.json")) == whole_stats
     assert whole.count("\n") == 9
+
+
+@pytest.mark.parametrize("how", ["--index", "next to the dump"])
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_shards_cut_at_the_index_offsets(work, tmp_path, monkeypatch, how, count):
+    from dump_fixtures import multistream_bz2, multistream_index
+    from preprocess import shards
+
+    text = wikipedia_dump_text("en", en_pages() * 3)
+    dump = write(tmp_path / "enwiki-20240101-pages-articles-multistream.xml.bz2", multistream_bz2(text))
+    index_name = "my-index.txt.bz2" if how == "--index" else "enwiki-20240101-pages-articles-multistream-index.txt.bz2"
+    index = write(tmp_path / index_name, multistream_index(text), "bz2")
+    offsets = shards.index_stream_offsets(dump, index)
+    assert set(shards.cut_points(dump, count, stream_offsets=offsets)) <= set(offsets) | {os.path.getsize(dump)}
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work)]) == 0
+    whole = open(work / "wikipedia" / "en" / "pages.jsonl", encoding="utf-8").read()
+
+    def no_scan(*args):
+        raise AssertionError("scanned for stream starts although there is an index")
+    monkeypatch.setattr(shards, "_next_stream", no_scan)
+    extra = ["--index", index] if how == "--index" else []
+    for i in range(count):
+        assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--shard", f"{i}/{count}",
+                     *extra]) == 0
+    assert main(["wikipedia", "--lang", "en", "--out", str(work), "--merge-shards", str(count)]) == 0
+    assert open(work / "wikipedia" / "en" / "pages.jsonl", encoding="utf-8").read() == whole
+
+
+@pytest.mark.parametrize("case,message", [
+    ("index of another dump", "not the index of"),
+    ("not an index", "not a multistream index"),
+    ("plain dump", "is not one"),
+])
+def test_an_index_that_does_not_fit_is_refused(work, tmp_path, capsys, case, message):
+    from dump_fixtures import multistream_bz2, multistream_index
+
+    text = wikipedia_dump_text("en", en_pages() * 3)
+    other = wikipedia_dump_text("en", en_pages() * 6)
+    dump = (write(tmp_path / "en.xml", text) if case == "plain dump" else
+            write(tmp_path / "en-multistream.xml.bz2", multistream_bz2(text)))
+    index = write(tmp_path / "index.txt.bz2", {"index of another dump": multistream_index(other),
+                                              "not an index": '[\n{"id": "Q1"}\n]\n',
+                                              "plain dump": multistream_index(text)}[case], "bz2")
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--shard", "0/2",
+                 "--index", index]) != 0
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(work / "wikipedia.shards" / "en" / "0-of-2")

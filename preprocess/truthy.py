@@ -1,0 +1,142 @@
+"""Wikidata's truthy N-Triples dump -> the kept items' claims, their labels, property labels.
+
+``latest-truthy.nt[.gz|.bz2]`` holds, per entity, its best-rank non-deprecated statements
+as ``wdt:`` triples, its labels, descriptions and aliases (no sitelinks). Read lines:
+
+    <http://www.wikidata.org/entity/Q64> <http://www.wikidata.org/prop/direct/P17> <http://www.wikidata.org/entity/Q183> .
+    <http://www.wikidata.org/entity/Q64> <http://www.w3.org/2000/01/rdf-schema#label> "Berlin"@de .
+    <http://www.wikidata.org/entity/P17> <http://www.w3.org/2000/01/rdf-schema#label> "country"@en .
+
+A ``wdt:`` triple counts when its subject is a kept item and its object an item IRI; a
+blank-node object (an unknown value) is counted as ``claim_somevalue``; literal objects and
+every other predicate are passed over; a line that is not an N-Triple is counted as
+``malformed_line`` and skipped.
+"""
+
+import collections
+import re
+
+import numpy as np
+from tqdm import tqdm
+
+from . import ntriples
+from .dump_io import DumpError
+from .labels import clean
+from .parallel import ordered_map
+from .shards import line_blocks
+
+_ITEM = re.compile(rb"http://www\.wikidata\.org/entity/Q([0-9]+)")
+_PROPERTY = re.compile(rb"http://www\.wikidata\.org/entity/P([0-9]+)")
+_DIRECT = re.compile(rb"http://www\.wikidata\.org/prop/direct/P([0-9]+)")
+_SOMEVALUE_IRI = b"http://www.wikidata.org/.well-known/genid/"  # unknown values, as skolem IRIs
+LABEL = b"http://www.w3.org/2000/01/rdf-schema#label"
+
+_kept = np.zeros(0, dtype=np.int64)
+_label_languages = {}
+
+
+def _init_worker(kept, label_languages):
+    global _kept, _label_languages
+    _kept = kept
+    _label_languages = {lang.lower().encode(): lang for lang in label_languages}
+
+
+def _number(pattern, iri):
+    """The entity number of ``iri`` when ``pattern`` matches it whole, else None."""
+    m = pattern.fullmatch(iri)
+    return int(m.group(1)) if m else None
+
+
+def _is_kept(qids):
+    qids = np.asarray(qids, dtype=np.int64)
+    at = np.minimum(np.searchsorted(_kept, qids), max(len(_kept) - 1, 0))
+    return _kept[at] == qids if len(_kept) else np.zeros(len(qids), dtype=bool)
+
+
+def _read_block(block):
+    """One block of lines -> (claims of kept items [n, 3], label rows, property labels,
+    counts, skip counts)."""
+    claims, somevalue, labels, properties = [], [], {}, {}
+    lines, property_labels, skipped = 0, 0, collections.Counter()
+    for line in block.split(b"\n"):
+        try:
+            triple = ntriples.parse(line)
+        except ntriples.Malformed:
+            skipped["malformed_line"] += 1
+            continue
+        if triple is None:
+            continue
+        lines += 1
+        subject, predicate, obj, kind, lang = triple
+        if predicate == LABEL:
+            if kind != ntriples.LITERAL:
+                continue
+            qid = _number(_ITEM, subject)
+            if qid is not None and lang in _label_languages:
+                labels.setdefault((_label_languages[lang], qid), obj)
+            elif qid is None and lang == b"en" and _number(_PROPERTY, subject) is not None:
+                properties[_number(_PROPERTY, subject)] = obj
+                property_labels += 1
+            continue
+        pid = _number(_DIRECT, predicate)
+        qid = _number(_ITEM, subject) if pid is not None else None
+        if qid is None:
+            continue
+        target = _number(_ITEM, obj) if kind == ntriples.IRI else None
+        if target is not None:
+            claims.append((qid, pid, target))
+        elif kind == ntriples.BNODE or (kind == ntriples.IRI and obj.startswith(_SOMEVALUE_IRI)):
+            somevalue.append(qid)
+    claims = np.asarray(claims, dtype=np.int64).reshape(-1, 3)
+    claims = claims[_is_kept(claims[:, 0])]
+    skipped["claim_somevalue"] += int(_is_kept(somevalue).sum())
+    label_rows = []
+    keys = list(labels)
+    for (lang, qid), keep in zip(keys, _is_kept([q for _, q in keys])):
+        text = _text(labels[(lang, qid)], skipped) if keep else None
+        if text:
+            label_rows.append((lang, qid, text))
+    properties = {pid: text for pid, raw in properties.items() if (text := _text(raw, skipped))}
+    return claims, label_rows, properties, {"truthy_lines": lines, "property_labels": property_labels}, +skipped
+
+
+def _text(raw, skipped):
+    try:
+        return clean(ntriples.literal(raw))
+    except UnicodeDecodeError:
+        skipped["invalid_utf8_literal"] += 1
+        return ""
+
+
+def _checked(blocks, path, first_shard):
+    """The blocks, once the first line that is not blank shows an N-Triples dump."""
+    started = False
+    for block in blocks:
+        if not started:
+            for line in block.split(b"\n"):
+                try:
+                    started = ntriples.parse(line) is not None
+                except ntriples.Malformed:
+                    raise DumpError(f"{path}: not an N-Triples dump (line {line[:80]!r})") from None
+                if started:
+                    break
+        yield block
+    if not started and first_shard:
+        raise DumpError(f"{path}: no triples in the file")
+
+
+def read(path, kept, label_languages, workers, shard, claims_file, db, counts, skipped, properties):
+    """Read the dump (or shard I of N of it): the claims of the ``kept`` items (sorted QIDs)
+    are appended to ``claims_file`` (int64 subject, property, object), their labels in
+    ``label_languages`` go into the labels table of ``db``, English property labels into
+    ``properties``; ``counts`` and ``skipped`` are added to."""
+    blocks = _checked(line_blocks(path, shard), path, shard[0] == 0)
+    with ordered_map(_read_block, blocks, workers, _init_worker, (kept, label_languages)) as results, \
+            tqdm(desc="truthy triples", unit=" lines", unit_scale=True) as bar:
+        for claims, label_rows, block_properties, block_counts, block_skipped in results:
+            claims.tofile(claims_file)
+            db.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?, ?)", label_rows)
+            properties.update(block_properties)
+            counts.update(block_counts)
+            skipped.update(block_skipped)
+            bar.update(block_counts["truthy_lines"])
