@@ -115,13 +115,16 @@ def _all(args):
         work = args.work or path(cfg["work"])
         out = args.out or path(cfg["out"])
         langs = list(cfg["wikipedia"])
-        wikidata_dump = path(cfg["wikidata"])
+        wikidata_dump = cfg.get("wikidata") and path(cfg["wikidata"])
+        truthy = cfg.get("truthy") and path(cfg["truthy"])
+        sitelinks_sql = [path(p) for p in cfg.get("sitelinks_sql") or []]
     except (KeyError, TypeError) as e:
-        raise DumpError(f"{args.config}: needs keys work, out, wikidata, wikipedia ({e})") from None
+        raise DumpError(f"{args.config}: needs keys work, out, wikipedia and wikidata (or truthy with "
+                        f"sitelinks_sql) ({e})") from None
     workers = int(cfg.get("workers", args.workers))
     if not os.path.exists(os.path.join(work, "wikidata", "stats.json")):
         _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers,
-                                     shard="0/1", merge_shards=None, truthy=None, sitelinks_sql=None))
+                                     shard="0/1", merge_shards=None, truthy=truthy, sitelinks_sql=sitelinks_sql))
     for lang in langs:
         if not os.path.exists(os.path.join(work, "wikipedia", lang, "stats.json")):
             _wikipedia(argparse.Namespace(dump=path(cfg["wikipedia"][lang]), lang=lang, out=work, workers=workers,

@@ -115,3 +115,25 @@ def test_xlmr_dict_that_does_not_match_the_model_is_refused(pipeline, tmp_path, 
     assert not os.path.exists(work / "spm" / "dict.txt")
     assert main(["spm", "--out", str(work), "--spm-model", str(spm_dir / "sentencepiece.bpe.model"),
                  "--dict", str(spm_dir / "dict.txt")]) == 0
+
+
+def test_all_takes_the_truthy_and_sitelinks_sql_sources(pipeline, tmp_path):
+    """The `all` configuration with truthy + wb_items_per_site instead of the JSON dump gives
+    the same entities, relations and triples as the JSON route."""
+    from dump_fixtures import truthy_dump_text, wb_items_per_site_text
+
+    cfg = yaml.safe_load((pipeline / "preprocess.yaml").read_text())
+    del cfg["wikidata"]
+    cfg["truthy"] = write(tmp_path / "latest-truthy.nt.bz2", truthy_dump_text(small_wikidata(), []), "bz2")
+    cfg["sitelinks_sql"] = [write(tmp_path / "wb_items_per_site.sql.gz", wb_items_per_site_text(small_wikidata()), "gz")]
+    cfg["work"], cfg["out"] = str(tmp_path / "work"), str(tmp_path / "data")
+    config = tmp_path / "truthy.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["all", "--config", str(config)]) == 0
+    for name in ("entities.tsv", "relations.tsv"):
+        ours = sorted(line.split("\t")[1] for line in open(tmp_path / "data" / name, encoding="utf-8"))
+        theirs = sorted(line.split("\t")[1] for line in open(pipeline / "data" / name, encoding="utf-8"))
+        assert ours == theirs, name
+    counts = [json.load(open(d / "data" / "manifest.json"))["counts"] for d in (tmp_path, pipeline)]
+    assert [c["oe/train/triples"] + c["oe/valid/triples"] for c in counts][0] == \
+        [c["oe/train/triples"] + c["oe/valid/triples"] for c in counts][1] > 0
