@@ -27,11 +27,12 @@ class RetrievalError(ValueError):
 
 def rank_metrics(similarity, gold):
     """accuracy@1 and MRR of queries (rows of ``similarity``) whose right candidate is
-    column ``gold[i]``; rank = 1 + the number of candidates scored strictly higher."""
+    column ``gold[i]``. Rank = the number of candidates scored at least as high as the right
+    one (itself included): ties count against it, so constant embeddings score 0, not 1."""
     similarity = torch.as_tensor(similarity, dtype=torch.float64)
     gold = torch.as_tensor(gold, dtype=torch.long)
     right = similarity[torch.arange(len(gold)), gold]
-    ranks = 1 + (similarity > right[:, None]).sum(dim=1)
+    ranks = (similarity >= right[:, None]).sum(dim=1)
     return {"acc@1": float((ranks == 1).double().mean()), "mrr": float((1.0 / ranks).mean()), "n": len(gold)}
 
 
