@@ -18,7 +18,10 @@ setup(
         "tensorboardX",
         "tqdm",
     ],
-    entry_points={"console_scripts": ["xlmk-preprocess = preprocess.cli:main"]},
+    entry_points={"console_scripts": [
+        "xlmk-preprocess = preprocess.cli:main",
+        "xlmk-probe = xlmk_fairseq.evaluation.probe_cli:main",
+    ]},
     extras_require={
         "test": ["pytest"],
         # Hugging Face export and probing of exported models (xlmk-export-hf, xlmk-probe on a HF dir).

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, run_train
 from probe_fixtures import StubScorer, sample_with_checkpoint, write_jsonl
 from xlmk_fairseq.evaluation.probe_sets import Fact, ProbeSetError, Relation, read_lama, read_mlama
 from xlmk_fairseq.evaluation.probing import (
@@ -266,6 +266,9 @@ def check_padding_invariance(scorer):
         assert rows.shape == (seq.count(scorer.mask), scorer.vocab_size)
         assert torch.allclose(rows, alone, atol=1e-5)
         assert torch.allclose(rows.exp().sum(-1), torch.ones(len(rows)), atol=1e-4)
+    features = scorer.cls_features(sequences)
+    for seq, row in zip(sequences, features):
+        assert torch.allclose(row, scorer.cls_features([seq])[0], atol=1e-5)
 
 
 # ---- the CLI on a real tiny checkpoint ---------------------------------------------------------
@@ -324,7 +327,7 @@ def test_fairseq_backend_pads_without_changing_scores_and_runs_lama_mode(sample,
     assert "| P36 |" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", ["no_data", "no_probe_dir", "malformed_line", "template", "no_mode"])
+@pytest.mark.parametrize("case", ["no_data", "no_probe_dir", "malformed_line", "template", "no_mode", "not_a_model"])
 def test_cli_errors_exit_non_zero_with_a_message(sample, tmp_path, capsys, case):
     from xlmk_fairseq.evaluation.probe_cli import main
 
@@ -333,7 +336,8 @@ def test_cli_errors_exit_non_zero_with_a_message(sample, tmp_path, capsys, case)
     args = [str(sample["checkpoint"]), "--mlama", str(probe), "--data", str(sample["data"])]
     expected = {"no_data": "--data DATA must name", "no_probe_dir": "no such probe set directory",
                 "malformed_line": "P36.jsonl line 2: not valid JSON", "template": "must hold [X] and [Y]",
-                "no_mode": "choose --lama DIR, --mlama DIR and/or --retrieval"}[case]
+                "no_mode": "choose --lama DIR, --mlama DIR and/or --retrieval",
+                "not_a_model": "not a Hugging Face model directory (no config.json)"}[case]
     if case == "no_data":
         args = args[:-2]
     elif case == "no_probe_dir":
@@ -343,6 +347,8 @@ def test_cli_errors_exit_non_zero_with_a_message(sample, tmp_path, capsys, case)
         (probe / "en" / "P36.jsonl").write_text("\n".join([lines[0], lines[1][:-5]] + lines[2:]) + "\n")
     elif case == "template":
         write_jsonl(probe / "de" / "templates.jsonl", [{"relation": "P36", "template": "Hauptstadt: [Y]"}])
+    elif case == "not_a_model":
+        args[0] = str(tmp_path)
     else:
         args = args[:1]
     with pytest.raises(SystemExit) as exit_info:
@@ -351,3 +357,27 @@ def test_cli_errors_exit_non_zero_with_a_message(sample, tmp_path, capsys, case)
     err = capsys.readouterr().err
     assert err.startswith("xlmk-probe: error: ") or "usage:" in err
     assert expected in err and "Traceback" not in err
+
+
+def test_cli_with_a_checkpoint_of_fairseqs_masked_lm_task(sample, tmp_path):
+    from xlmk_fairseq.evaluation.probe_cli import main
+
+    mlm = tmp_path / "mlm"
+    mlm.mkdir()
+    for name in ("train.bin", "train.idx", "valid.bin", "valid.idx"):
+        os.symlink(sample["data"] / "mlm" / "en" / name, mlm / name)
+    os.symlink(sample["data"] / "dict.txt", mlm / "dict.txt")
+    run_train(mlm, tmp_path / "ck", "--max-update", "2", base=[
+        "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_base", "--encoder-layers", "1",
+        "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2",
+        "--max-positions", "64", "--tokens-per-sample", "64", "--batch-size", "8", "--optimizer", "adam",
+        "--lr", "1e-3", "--cpu", "--no-epoch-checkpoints", "--num-workers", "0", "--data-buffer-size", "0"])
+    out = tmp_path / "r.json"
+    assert main([str(tmp_path / "ck" / "checkpoint_last.pt"), "--mlama", str(sample["probe"]), "--langs", "en,de",
+                 "--data", str(sample["data"]), "--retrieval", "--max-facts-per-relation", "2",
+                 "--output", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert all(r["n"] >= 1 for r in results["relations"]["en"].values())
+    assert results["retrieval"]["max_tokens"] == 64  # the model's positions, not --max-tokens 256
+    assert set(results["retrieval"]["cls"]["pairs"]) == {"en-de", "de-en"}
+    assert "skipped" in results["retrieval"]["mep_key"]

@@ -25,7 +25,7 @@ class StubEncoder:
     """<s> state = one-hot of the description's first token (the entity's first name token in
     the synthetic data, the same in every language); MEP keys are constant."""
 
-    bos, eos = 0, 2
+    bos, eos, max_positions = 0, 2, 512
 
     def __init__(self, dim, knowledge_heads=True):
         self.dim, self.has_knowledge_heads, self.lengths = dim, knowledge_heads, []
@@ -41,7 +41,10 @@ class StubEncoder:
 
 def test_retrieval_on_generated_descriptions(synthetic_data):
     encoder = StubEncoder(4096)
-    results = evaluate_retrieval(encoder, synthetic_data, ["en", "zh"], max_tokens=8, batch_size=7)
+    results = evaluate_retrieval(encoder, synthetic_data, ["en", "zh"], max_tokens=9, batch_size=7)
+    assert max(encoder.lengths) == 9 and results["max_tokens"] == 9
+    encoder.max_positions, encoder.lengths = 8, []  # the model's limit wins when it is shorter
+    assert evaluate_retrieval(encoder, synthetic_data, ["en"], max_tokens=9)["max_tokens"] == 8
     assert max(encoder.lengths) == 8
     cls = results["cls"]
     assert set(cls["pairs"]) == {"en-zh", "zh-en"}

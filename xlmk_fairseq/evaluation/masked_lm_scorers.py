@@ -112,6 +112,8 @@ class HuggingFaceScorer:
     has_knowledge_heads = False
 
     def __init__(self, directory):
+        if not os.path.isfile(os.path.join(directory, "config.json")):
+            raise ModelLoadError(f"{directory}: not a Hugging Face model directory (no config.json)")
         try:
             from transformers import AutoModelForMaskedLM, AutoTokenizer
         except ImportError:

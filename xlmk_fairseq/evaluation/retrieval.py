@@ -84,7 +84,9 @@ def embed(scorer, sequences, batch_size=32):
 
 
 def evaluate_retrieval(scorer, data, langs=None, max_tokens=256, batch_size=32):
-    """The "retrieval" part of the results: per embedding, per ordered pair and averaged."""
+    """The "retrieval" part of the results: per embedding, per ordered pair and averaged.
+    Descriptions are cut to ``max_tokens`` or to the model's length limit if that is shorter."""
+    max_tokens = min(max_tokens, scorer.max_positions)
     tokens = description_tokens(data, scorer, langs, max_tokens)
     keys = [(lang, e) for lang, per_entity in tokens.items() for e in per_entity]
     if not keys:
