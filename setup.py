@@ -22,6 +22,7 @@ setup(
         "xlmk-preprocess = preprocess.cli:main",
         "xlmk-export-hf = xlmk_fairseq.hf_export.cli:main",
         "xlmk-eval = xlmk_fairseq.evaluation.eval_cli:main",
+        "xlmk-probe = xlmk_fairseq.evaluation.probe_cli:main",
     ]},
     extras_require={
         "test": ["pytest"],

@@ -101,6 +101,13 @@ def _binarize(args):
     print(f"data directory -> {out}")
 
 
+def _probe_set(args):
+    from . import probe_set
+
+    langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs else None
+    probe_set.print_summary(probe_set.build(args.work, args.out, langs), args.out)
+
+
 def _all(args):
     import yaml
 
@@ -178,6 +185,11 @@ def build_parser():
     p.add_argument("--valid-fraction", type=float, default=0.01)
     p.add_argument("--max-relations", type=int, default=None, help="keep the K most frequent relations")
     p.set_defaults(func=_binarize)
+    p = sub.add_parser("probe-set", help="an mLAMA-layout probe set from WORK/wikidata, for xlmk-probe --mlama")
+    p.add_argument("--work", required=True, help="the work directory (reads WORK/wikidata)")
+    p.add_argument("--out", required=True, help="the probe set directory to write (replaced if it exists)")
+    p.add_argument("--langs", help="comma-separated languages (default: every language with labels)")
+    p.set_defaults(func=_probe_set)
     p = sub.add_parser("all", help="every step, as configured in a YAML file; finished steps are reused")
     p.add_argument("--config", required=True)
     p.add_argument("--work", help="override the configuration's work directory")

@@ -36,6 +36,24 @@ def sample_checkpoint(sample_data, tmp_path_factory):
     return save_dir / "checkpoint_last.pt"
 
 
+@pytest.fixture(scope="session")
+def sample_masked_lm_checkpoint(sample_data, tmp_path_factory):
+    """A checkpoint of fairseq's own masked_lm task (no plugin) on the sample's English text,
+    for the tools that must also take plain RoBERTa/XLM-R checkpoints."""
+    root = tmp_path_factory.mktemp("sample_masked_lm")
+    data = root / "data"
+    data.mkdir()
+    for name in ("train.bin", "train.idx", "valid.bin", "valid.idx"):
+        os.symlink(sample_data / "mlm" / "en" / name, data / name)
+    os.symlink(sample_data / "dict.txt", data / "dict.txt")
+    run_train(data, root / "ck", "--max-update", "2", base=[
+        "--task", "masked_lm", "--criterion", "masked_lm", "--arch", "roberta_base", "--encoder-layers", "1",
+        "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2",
+        "--max-positions", "64", "--tokens-per-sample", "64", "--batch-size", "8", "--optimizer", "adam",
+        "--lr", "1e-3", "--cpu", "--no-epoch-checkpoints", "--num-workers", "0", "--data-buffer-size", "0"])
+    return root / "ck" / "checkpoint_last.pt"
+
+
 # a tiny, fast configuration of the task; tests add or override flags
 TINY = [
     "--user-dir", USER_DIR, "--task", "knowledge_pretraining", "--criterion", "xlmk",

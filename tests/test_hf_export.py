@@ -2,13 +2,10 @@
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 import torch
 
-from conftest import BIN
 from xlmk_fairseq.hf_export import weights
 from xlmk_fairseq.hf_export.cli import export, load_fairseq_hub, main
 from xlmk_fairseq.hf_export.knowledge_heads_file import load_knowledge_heads
@@ -66,29 +63,13 @@ def test_knowledge_heads_load_and_give_the_fairseq_entity_keys(exported, sample_
     assert (exported / "relations.tsv").read_text() == (sample_data / "relations.tsv").read_text()
 
 
-def test_a_fairseq_masked_lm_checkpoint_exports(sample_data, tmp_path):
+def test_a_fairseq_masked_lm_checkpoint_exports(sample_masked_lm_checkpoint, sample_data, tmp_path):
     """fairseq's own masked_lm task (no plugin) on the sample's English MLM data."""
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(sample_data / "dict.txt", data / "dict.txt")
-    for split in ("train", "valid"):
-        for ext in ("bin", "idx"):
-            shutil.copy(sample_data / "mlm" / "en" / f"{split}.{ext}", data / f"{split}.{ext}")
-    cmd = [
-        os.path.join(BIN, "fairseq-train"), str(data), "--task", "masked_lm", "--criterion", "masked_lm",
-        "--arch", "roberta_base", "--encoder-layers", "2", "--encoder-embed-dim", "32",
-        "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--max-positions", "128",
-        "--tokens-per-sample", "64", "--batch-size", "8", "--optimizer", "adam", "--lr", "1e-3",
-        "--max-update", "2", "--cpu", "--num-workers", "0", "--save-dir", str(tmp_path / "ck"),
-        "--no-epoch-checkpoints", "--data-buffer-size", "0",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "hf"
-    report = export(str(tmp_path / "ck" / "checkpoint_last.pt"), str(sample_data), str(out))
+    report = export(str(sample_masked_lm_checkpoint), str(sample_data), str(out))
     assert report["verified"]
     assert not (out / "xlmk_knowledge_heads.safetensors").exists()
-    assert json.load(open(out / "config.json"))["max_position_embeddings"] == 130
+    assert json.load(open(out / "config.json"))["max_position_embeddings"] == 66
 
 
 def test_a_wrong_conversion_fails_verification_and_writes_nothing(sample_checkpoint, sample_data, tmp_path,
