@@ -106,3 +106,20 @@ def test_export_of_unsupported_architecture_is_refused(sample_checkpoint, sample
     hub.model.args.encoder_normalize_before = True
     with pytest.raises(SystemExit, match="pre-LayerNorm"):
         weights.hf_config(hub.model.args, 10)
+
+
+def test_probing_the_checkpoint_and_its_export_gives_the_same_p_at_1(exported, sample_checkpoint, sample_data, tmp_path):
+    from preprocess.cli import main as preprocess_main
+    from xlmk_fairseq.evaluation.probe_cli import main as probe_main
+
+    probe = tmp_path / "probe"
+    assert preprocess_main(["probe-set", "--work", str(sample_data.parent / "work"), "--out", str(probe),
+                            "--langs", "en,zh"]) == 0
+    results = []
+    for model, extra in ((sample_checkpoint, ["--data", str(sample_data)]), (exported, [])):
+        out = tmp_path / f"{len(results)}.json"
+        assert probe_main([str(model), "--mlama", str(probe), "--max-facts-per-relation", "4",
+                           "--output", str(out), *extra]) == 0
+        results.append(json.load(open(out)))
+    assert results[0]["relations"] == results[1]["relations"]
+    assert results[0]["p_at_1"] == results[1]["p_at_1"] and set(results[0]["p_at_1"]) == {"en", "zh"}
