@@ -20,51 +20,21 @@ XLMK_UPDATES=${XLMK_UPDATES:-500}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 START=$SECONDS
+source recipes/sample_lib.sh
 step() { printf '\n== [%s/7] %s  (%d s so far)\n' "$1" "$2" $((SECONDS - START)); }
-reused() { echo "  done before: reused ($1)"; }
 
 step 1 "preprocess the embedded sample -> $OUT/data, probe set -> $OUT/probe"
-if [ -f "$OUT/data/manifest.json" ]; then reused "$OUT/data"; else
-    "$BIN/xlmk-preprocess" all --config recipes/config/preprocess_sample.yaml --work "$OUT/work" --out "$OUT/data"
-fi
-if [ -d "$OUT/probe" ]; then reused "$OUT/probe"; else
-    "$BIN/xlmk-preprocess" probe-set --work "$OUT/work" --out "$OUT/probe"
-fi
-
-COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk --arch xlmk_tiny
-        --batch-size 16 --tokens-per-sample 128 --knowledge-tokens-per-sample 96
-        --optimizer adam --lr 2e-3 --lr-scheduler inverse_sqrt --warmup-updates 50
-        --cpu --num-workers 0 --data-buffer-size 0 --seed 1 --no-epoch-checkpoints
-        --log-format json --log-interval 25 --validate-interval 10)
-
-# train NAME UPDATES FLAGS...: fairseq-train into $OUT/NAME; its output goes to $OUT/NAME.log
-train() {
-    local name=$1 updates=$2
-    shift 2
-    if [ "$(cat "$OUT/$name/finished" 2>/dev/null)" = "$updates" ]; then reused "$OUT/$name"; return; fi
-    "$BIN/fairseq-train" "$OUT/data" "${COMMON[@]}" --max-update "$updates" --save-dir "$OUT/$name" \
-        --tensorboard-logdir "$OUT/tb/$name" "$@" 2>&1 | "$PY" recipes/follow_log.py "$OUT/$name.log"
-    echo "$updates" > "$OUT/$name/finished"
-}
+prepare_sample "$OUT"
 
 step 2 "MLM only, $MLM_UPDATES updates (the stand-in for XLM-R) -> $OUT/mlm"
-train mlm "$MLM_UPDATES" --knowledge-tasks none --queue-size 32
+train_stage "$OUT/data" "$OUT/mlm" "$MLM_UPDATES" -- "${SAMPLE_MLM[@]}" --seed 1
 
 step 3 "XLM-K: MLM + MEP + OE, $XLMK_UPDATES updates, continued from the MLM model -> $OUT/xlmk"
-RESTORE=()
-[ -f "$OUT/xlmk/checkpoint_last.pt" ] || RESTORE=(--restore-file "$OUT/mlm/checkpoint_last.pt"
-    --reset-optimizer --reset-dataloader --reset-meters --reset-lr-scheduler)
-train xlmk "$XLMK_UPDATES" "${RESTORE[@]}" --queue-size 32 --normalize-keys --temperature 0.05 \
-    --queue-warmup-updates 150
+train_stage "$OUT/data" "$OUT/xlmk" "$XLMK_UPDATES" "$OUT/mlm/checkpoint_last.pt" -- "${SAMPLE_CONTINUE[@]}" --seed 1
 
 step 4 "probe factual knowledge (mLAMA-style typed querying) and cross-lingual entity retrieval"
 for name in mlm xlmk; do
-    if [ -f "$OUT/probe_$name.json" ] && [ "$OUT/probe_$name.json" -nt "$OUT/$name/checkpoint_last.pt" ]; then
-        reused "$OUT/probe_$name.json"; continue
-    fi
-    "$BIN/xlmk-probe" "$OUT/$name/checkpoint_last.pt" --data "$OUT/data" --mlama "$OUT/probe" \
-        --retrieval --output "$OUT/probe_$name.json" > "$OUT/probe_$name.md"
-    echo "  $name: $OUT/probe_$name.json"
+    probe_checkpoint "$OUT/$name/checkpoint_last.pt" "$OUT/data" "$OUT/probe" "$OUT/probe_$name.json"
 done
 
 step 5 "export to Hugging Face (verified against fairseq) -> $OUT/hf"

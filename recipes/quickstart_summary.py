@@ -61,7 +61,7 @@ def main():
     print("(in-batch chance of mep_acc / oe_acc: 1/16 = 0.0625)\n")
     print("\n".join(probe_table(out)))
     print(f"\ncheckpoints:  {out}/mlm/checkpoint_last.pt, {out}/xlmk/checkpoint_last.pt")
-    print(f"TensorBoard:  tensorboard --logdir {out}/tb")
+    print(f"TensorBoard:  tensorboard --logdir {out}")
     print(f"probe tables: {out}/probe_mlm.md, {out}/probe_xlmk.md")
     print(f"export:       {out}/hf (AutoModelForMaskedLM.from_pretrained(\"{out}/hf\"))")
 

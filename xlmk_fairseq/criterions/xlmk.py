@@ -39,21 +39,24 @@ def contrastive_loss(query, key, entities, queue_keys=None, queue_entities=None,
     q, k = query.float(), key.float()
     if normalize:
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-    logits = q @ k.t()
+    # 1/T scales the B queries, not the B x (B + queue) logits: one pass less each way
+    q = q / temperature
     target = torch.arange(q.size(0), device=q.device)
     same_entity = entities.unsqueeze(1) == entities.unsqueeze(0)
     same_entity[target, target] = False
+    logits = (q @ k.t()).masked_fill(same_entity, float("-inf"))
     if queue_keys is not None:
         # the queue holds no gradient: a separate product keeps the backward pass from
-        # materialising a gradient for every queued key
+        # materialising a gradient for every queued key; its output is masked in place
+        # (the product's backward does not need it)
         queued = queue_keys.float()
         if normalize:
             queued = F.normalize(queued, dim=-1)
-        logits = torch.cat([logits, q @ queued.t()], dim=1)
-        same_entity = torch.cat([same_entity, entities.unsqueeze(1) == queue_entities.unsqueeze(0)], dim=1)
-    logits = logits.masked_fill(same_entity, float("-inf")) / temperature
+        queue_logits = (q @ queued.t()).masked_fill_(
+            entities.unsqueeze(1) == queue_entities.unsqueeze(0), float("-inf"))
+        logits = torch.cat([logits, queue_logits], dim=1)
     loss = F.cross_entropy(logits, target, reduction="sum")
-    correct = (logits.argmax(dim=-1) == target).sum()
+    correct = (logits.detach().argmax(dim=-1) == target).sum()
     return loss, correct
 
 

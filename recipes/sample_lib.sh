@@ -1,0 +1,54 @@
+# Shared by quickstart.sh and ablation_table.sh (sourced, not run): the training settings for
+# the embedded sample on a CPU and the steps both scripts take. Needs PY and BIN (the venv's
+# python and bin directory). Why these values: docs/design.md, "What the quickstart shows".
+
+SAMPLE_COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk --arch xlmk_tiny
+               --batch-size 16 --tokens-per-sample 128 --knowledge-tokens-per-sample 96 --queue-size 32
+               --optimizer adam --cpu --num-workers 0 --data-buffer-size 0 --no-epoch-checkpoints
+               --log-format json --log-interval 25 --validate-interval 10)
+# stage 1, the stand-in for XLM-R: MLM alone
+SAMPLE_MLM=(--knowledge-tasks none --lr 1e-3)
+# stage 2, continued from stage 1 (a variant's own flags come after these). In-batch negatives
+# only: at this learning rate a queue of keys from earlier steps, without a momentum encoder,
+# holds the tiny model at chance (MoCo's m = 0 result); the queue is still filled and saved.
+SAMPLE_CONTINUE=(--lr 2e-3 --normalize-keys --temperature 0.05 --queue-warmup-updates 1000000)
+
+reused() { echo "  done before: reused ($1)"; }
+
+# prepare_sample OUT: the embedded sample -> OUT/data (and OUT/work), the probe set -> OUT/probe
+prepare_sample() {
+    if [ -f "$1/data/manifest.json" ]; then reused "$1/data"; else
+        "$BIN/xlmk-preprocess" all --config recipes/config/preprocess_sample.yaml --work "$1/work" --out "$1/data"
+    fi
+    if [ -d "$1/probe" ]; then reused "$1/probe"; else
+        "$BIN/xlmk-preprocess" probe-set --work "$1/work" --out "$1/probe"
+    fi
+}
+
+# train_stage DATA SAVE_DIR UPDATES [RESTORE_FROM] -- FLAGS...: fairseq-train into SAVE_DIR, its
+# output into SAVE_DIR.log (progress lines on the terminal). A finished stage is reused; an
+# interrupted one resumes from its checkpoint_last.pt; a new one starts from RESTORE_FROM.
+train_stage() {
+    local data=$1 save=$2 updates=$3 restore=()
+    shift 3
+    if [ "$1" != "--" ]; then
+        [ -f "$save/checkpoint_last.pt" ] || restore=(--restore-file "$1" --reset-optimizer
+            --reset-dataloader --reset-meters --reset-lr-scheduler)
+        shift
+    fi
+    shift  # --
+    if [ "$(cat "$save/finished" 2>/dev/null)" = "$updates" ]; then reused "$save"; return; fi
+    mkdir -p "$save"
+    "$BIN/fairseq-train" "$data" "${SAMPLE_COMMON[@]}" --max-update "$updates" --save-dir "$save" \
+        --tensorboard-logdir "$save/tb" "${restore[@]}" "$@" 2>&1 | "$PY" recipes/follow_log.py "$save.log"
+    echo "$updates" > "$save/finished"
+}
+
+# probe_checkpoint CHECKPOINT DATA PROBE_DIR OUT_JSON [xlmk-probe flags]: P@1 and retrieval,
+# reused while OUT_JSON is newer than the checkpoint
+probe_checkpoint() {
+    local ckpt=$1 data=$2 probe=$3 out=$4
+    shift 4
+    if [ -f "$out" ] && [ "$out" -nt "$ckpt" ]; then reused "$out"; return; fi
+    "$BIN/xlmk-probe" "$ckpt" --data "$data" --mlama "$probe" --retrieval --output "$out" "$@" > "${out%.json}.md"
+}
