@@ -50,5 +50,11 @@ probe_checkpoint() {
     local ckpt=$1 data=$2 probe=$3 out=$4
     shift 4
     if [ -f "$out" ] && [ "$out" -nt "$ckpt" ]; then reused "$out"; return; fi
-    "$BIN/xlmk-probe" "$ckpt" --data "$data" --mlama "$probe" --retrieval --output "$out" "$@" > "${out%.json}.md"
+    # the table goes to OUT.md, progress bars and messages to OUT.log (shown if the probe fails)
+    if ! "$BIN/xlmk-probe" "$ckpt" --data "$data" --mlama "$probe" --retrieval --output "$out" "$@" \
+            > "${out%.json}.md" 2> "${out%.json}.log"; then
+        tail -n 20 "${out%.json}.log" >&2
+        return 1
+    fi
+    echo "  probed $ckpt -> $out"
 }
