@@ -9,9 +9,9 @@
 # then each is probed (P@1) and asked for cross-lingual entity retrieval; the table (mean and
 # standard deviation over the seeds) goes to stdout and OUT/table.md.
 #
-#   recipes/ablation_table.sh            # 3 seeds x 5 variants x 300 updates: about 40 min on one core
+#   recipes/ablation_table.sh            # 3 seeds x 5 variants x 400 updates: about 45 min with JOBS=2
 #   recipes/ablation_table.sh --smoke    # 1 seed, 2 updates, a few facts: checks that it runs
-# Environment: OUT (runs/ablation_table), SEEDS ("1 2 3"), UPDATES (300), MLM_UPDATES (600),
+# Environment: OUT (runs/ablation_table), SEEDS ("1 2 3"), UPDATES (400), MLM_UPDATES (600),
 # JOBS (1: runs at a time), PY. Finished runs are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ if [ "${1:-}" = "--smoke" ]; then
 fi
 OUT=${OUT:-runs/ablation_table}
 SEEDS=${SEEDS:-1 2 3}
-UPDATES=${UPDATES:-300}
+UPDATES=${UPDATES:-400}
 MLM_UPDATES=${MLM_UPDATES:-600}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PY BIN
 declare -A VARIANT=(
