@@ -19,7 +19,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
-	$(PY) tests/benchmarks/bench_throughput.py
+	$(PY) tests/benchmarks/bench_throughput.py --dims tiny --tokens-per-sample 512
+	$(PY) tests/benchmarks/bench_throughput.py --dims base --tokens-per-sample 128 --updates-per-round 3
 	$(PY) tests/benchmarks/bench_preprocess.py
 
 clean:

@@ -14,6 +14,8 @@ KEYS = ("loss", "mlm_loss", "mep_loss", "oe_loss", "mep_acc", "oe_acc")
 
 
 def training_table(out):
+    """The rows of both stages, and the in-batch chance of the accuracies (1 / batch size)."""
+    chance = None
     lines = [f"{'stage':8}{'metric':10}{'first':>9}{'last':>9}{'valid':>9}"]
     for stage in ("mlm", "xlmk"):
         records = read(os.path.join(out, f"{stage}.log"))
@@ -21,9 +23,13 @@ def training_table(out):
             continue
         first, last = records["train_inner"][0], records["train_inner"][-1]
         valid = records["valid"][-1] if records["valid"] else {}
+        if "mep_acc" in last and last.get("bsz"):
+            chance = 1 / round(float(last["bsz"]))
         for key in KEYS:
             if key in last:
                 lines.append(f"{stage:8}{key:10}{first.get(key, ''):>9}{last[key]:>9}{valid.get(key, ''):>9}")
+    if chance:
+        lines.append(f"(in-batch chance of mep_acc / oe_acc: {chance:.4f})")
     return lines
 
 
@@ -57,8 +63,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out")
     out = parser.parse_args().out
-    print("\n".join(training_table(out)))
-    print("(in-batch chance of mep_acc / oe_acc: 1/16 = 0.0625)\n")
+    print("\n".join(training_table(out)) + "\n")
     print("\n".join(probe_table(out)))
     print(f"\ncheckpoints:  {out}/mlm/checkpoint_last.pt, {out}/xlmk/checkpoint_last.pt")
     print(f"TensorBoard:  tensorboard --logdir {out}")
