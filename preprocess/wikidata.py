@@ -265,12 +265,11 @@ def _finish(tmp):
     if stats["sources"]["items"] == "wb_items_per_site":
         _write_items_from_tables(tmp, stats["languages"], counts)
     claims_path = os.path.join(tmp, "claims.bin")
-    triples = _keep_triples_among_items(claims_path, os.path.join(tmp, "items.tsv"), counts)
+    relation_counts = _keep_triples_among_items(
+        claims_path, os.path.join(tmp, "items.tsv"), os.path.join(tmp, "triples.npy"), counts)
     os.remove(claims_path)
-    np.save(os.path.join(tmp, "triples.npy"), triples)
     labels = json.load(open(os.path.join(tmp, "properties.json"), encoding="utf-8"))
     os.remove(os.path.join(tmp, "properties.json"))
-    relation_counts = collections.Counter(triples[:, 1].tolist())
     with open(os.path.join(tmp, "properties.tsv"), "w", encoding="utf-8") as f:
         for pid, n in sorted(relation_counts.items(), key=lambda kv: (-kv[1], kv[0])):
             f.write(f"P{pid}\t{n}\t{labels.get(f'P{pid}', '')}\n")
@@ -303,12 +302,33 @@ def _write_items_from_tables(tmp, languages, counts):
     db.close()
 
 
-def _keep_triples_among_items(claims_path, items_path, counts):
-    claims = np.fromfile(claims_path, dtype=np.int64).reshape(-1, 3)
+def _keep_triples_among_items(claims_path, items_path, triples_path, counts, block_rows=1 << 20):
+    """Write the claims whose both ends are kept items to ``triples_path`` (.npy); return the
+    relation counts. The claims are read in blocks, twice (count, then copy), so memory holds
+    one block and the kept ids (8 bytes per item), not the dump's claims."""
+    claims = np.memmap(claims_path, dtype=np.int64, mode="r").reshape(-1, 3) \
+        if os.path.getsize(claims_path) else np.zeros((0, 3), dtype=np.int64)
     with open(items_path, encoding="utf-8") as f:
         kept = np.sort(np.fromiter((int(line.split("\t", 1)[0][1:]) for line in f), dtype=np.int64))
-    both = np.isin(claims[:, 0], kept) & np.isin(claims[:, 2], kept)
+
+    def blocks():
+        for start in range(0, len(claims), block_rows):
+            block = np.asarray(claims[start : start + block_rows])
+            yield block[np.isin(block[:, 0], kept) & np.isin(block[:, 2], kept)]
+
+    total = sum(len(block) for block in blocks())
+    relation_counts = collections.Counter()
+    if total == 0:  # numpy cannot map an empty array
+        np.save(triples_path, np.zeros((0, 3), dtype=np.int64))
+    else:
+        triples, row = np.lib.format.open_memmap(triples_path, mode="w+", dtype=np.int64, shape=(total, 3)), 0
+        for block in blocks():
+            triples[row : row + len(block)] = block
+            row += len(block)
+            relation_counts.update(dict(zip(*(x.tolist() for x in np.unique(block[:, 1], return_counts=True)))))
+        triples.flush()
+        del triples
     counts["item_claims"] = int(len(claims))
-    counts["triples"] = int(both.sum())
-    counts["claims_to_items_not_kept"] = int(len(claims) - both.sum())
-    return claims[both]
+    counts["triples"] = total
+    counts["claims_to_items_not_kept"] = int(len(claims) - total)
+    return relation_counts

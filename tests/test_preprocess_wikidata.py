@@ -140,3 +140,26 @@ def test_merge_needs_every_shard(tmp_path, capsys):
     main(["wikidata", "--dump", dump, "--langs", "en", "--out", str(tmp_path / "w"), "--shard", "0/2"])
     assert main(["wikidata", "--out", str(tmp_path / "w"), "--merge-shards", "2"]) != 0
     assert "unfinished wikidata shards" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 1 << 20])
+def test_triples_are_filtered_block_by_block(tmp_path, block_rows):
+    """Claims are read in blocks (memory: one block); the result does not depend on the size."""
+    import collections
+
+    from preprocess.wikidata import _keep_triples_among_items
+
+    claims = np.array([[1, 17, 2], [2, 36, 3], [1, 17, 9], [3, 17, 1], [9, 47, 1]], dtype=np.int64)
+    claims.tofile(tmp_path / "claims.bin")
+    (tmp_path / "items.tsv").write_text("Q1\ta\nQ2\tb\nQ3\tc\n", encoding="utf-8")
+    counts = collections.Counter()
+    relations = _keep_triples_among_items(str(tmp_path / "claims.bin"), str(tmp_path / "items.tsv"),
+                                          str(tmp_path / "triples.npy"), counts, block_rows=block_rows)
+    assert np.load(tmp_path / "triples.npy").tolist() == [[1, 17, 2], [2, 36, 3], [3, 17, 1]]
+    assert relations == {17: 2, 36: 1}
+    assert counts["triples"] == 3 and counts["claims_to_items_not_kept"] == 2
+
+    (tmp_path / "claims.bin").write_bytes(b"")
+    assert _keep_triples_among_items(str(tmp_path / "claims.bin"), str(tmp_path / "items.tsv"),
+                                     str(tmp_path / "triples.npy"), counts, block_rows=block_rows) == {}
+    assert np.load(tmp_path / "triples.npy").shape == (0, 3)
