@@ -302,33 +302,31 @@ def _write_items_from_tables(tmp, languages, counts):
     db.close()
 
 
-def _keep_triples_among_items(claims_path, items_path, triples_path, counts, block_rows=1 << 20):
+def _keep_triples_among_items(claims_path, items_path, triples_path, counts, block_rows=1 << 16):
     """Write the claims whose both ends are kept items to ``triples_path`` (.npy); return the
-    relation counts. The claims are read in blocks, twice (count, then copy), so memory holds
-    one block and the kept ids (8 bytes per item), not the dump's claims."""
-    claims = np.memmap(claims_path, dtype=np.int64, mode="r").reshape(-1, 3) \
-        if os.path.getsize(claims_path) else np.zeros((0, 3), dtype=np.int64)
+    relation counts. The claims are read in blocks, twice (count, then write), so memory
+    holds one block and the kept ids (8 bytes per item), not the dump's claims."""
     with open(items_path, encoding="utf-8") as f:
         kept = np.sort(np.fromiter((int(line.split("\t", 1)[0][1:]) for line in f), dtype=np.int64))
 
-    def blocks():
-        for start in range(0, len(claims), block_rows):
-            block = np.asarray(claims[start : start + block_rows])
-            yield block[np.isin(block[:, 0], kept) & np.isin(block[:, 2], kept)]
+    def kept_blocks():  # (claims read, the kept ones) per block
+        with open(claims_path, "rb") as f:
+            while True:
+                block = np.fromfile(f, dtype=np.int64, count=3 * block_rows).reshape(-1, 3)
+                if not len(block):
+                    return
+                yield len(block), block[np.isin(block[:, 0], kept) & np.isin(block[:, 2], kept)]
 
-    total = sum(len(block) for block in blocks())
+    read = total = 0
+    for n, block in kept_blocks():
+        read, total = read + n, total + len(block)
     relation_counts = collections.Counter()
-    if total == 0:  # numpy cannot map an empty array
-        np.save(triples_path, np.zeros((0, 3), dtype=np.int64))
-    else:
-        triples, row = np.lib.format.open_memmap(triples_path, mode="w+", dtype=np.int64, shape=(total, 3)), 0
-        for block in blocks():
-            triples[row : row + len(block)] = block
-            row += len(block)
+    with open(triples_path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, {"descr": "<i8", "fortran_order": False, "shape": (total, 3)})
+        for _, block in kept_blocks():
+            block.astype("<i8", copy=False).tofile(out)
             relation_counts.update(dict(zip(*(x.tolist() for x in np.unique(block[:, 1], return_counts=True)))))
-        triples.flush()
-        del triples
-    counts["item_claims"] = int(len(claims))
+    counts["item_claims"] = read
     counts["triples"] = total
-    counts["claims_to_items_not_kept"] = int(len(claims) - total)
+    counts["claims_to_items_not_kept"] = read - total
     return relation_counts
