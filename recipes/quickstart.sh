@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quickstart (`make demo`), on 2 CPU cores in about 10 minutes:
+# The quickstart (`make demo`), on 2 CPU cores in about 7 minutes:
 #   the embedded multilingual sample (preprocess/sample/, real dump formats, 7 languages)
 #   -> xlmk-preprocess (data directory + an mLAMA-style probe set)
 #   -> xlmk_tiny trained with MLM alone (the stand-in for XLM-R)
