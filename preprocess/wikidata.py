@@ -79,6 +79,11 @@ def _item_claims(entity):
     """(property, target) numbers of the item-valued statements, and skip counts by reason."""
     claims, reasons = [], None
     for statements in (entity.get("claims") or {}).values():
+        # A property has one datatype: a group whose first main snak names another one
+        # (external ids, strings, quantities: most of a real item) is skipped whole.
+        first = (statements[0].get("mainsnak") or {}) if statements and isinstance(statements[0], dict) else {}
+        if first.get("datatype") not in (None, "wikibase-item"):
+            continue
         for statement in statements:
             snak = statement.get("mainsnak") or {}
             if snak.get("datatype") != "wikibase-item":
