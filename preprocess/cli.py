@@ -18,6 +18,11 @@ import sys
 from .dump_io import DumpError
 
 
+def _languages(text):
+    """'en, de,zh' -> ['en', 'de', 'zh']; None when nothing is named (every language)."""
+    return [x.strip() for x in (text or "").split(",") if x.strip()] or None
+
+
 def _wikidata(args):
     from . import wikidata
     from .shards import parse_shard
@@ -28,7 +33,7 @@ def _wikidata(args):
         if not (args.dump or args.truthy or args.sitelinks_sql) or not args.langs:
             raise DumpError("wikidata needs --langs and --dump (or --truthy with --sitelinks-sql), "
                             "or --merge-shards N")
-        langs = [x.strip() for x in args.langs.split(",") if x.strip()]
+        langs = _languages(args.langs)
         if not langs:
             raise DumpError("--langs names no language")
         shard = parse_shard(args.shard)
@@ -95,7 +100,7 @@ def _corpus_lines(work):
 def _binarize(args):
     from . import binarize
 
-    langs = [x for x in (args.langs or "").split(",") if x] or None
+    langs = _languages(args.langs)
     out = binarize.run(args.work, args.out, languages=langs, workers=args.workers,
                        valid_fraction=args.valid_fraction, max_relations=args.max_relations)
     print(f"data directory -> {out}")
@@ -104,7 +109,7 @@ def _binarize(args):
 def _probe_set(args):
     from . import probe_set
 
-    langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs else None
+    langs = _languages(args.langs)
     probe_set.print_summary(probe_set.build(args.work, args.out, langs), args.out)
 
 

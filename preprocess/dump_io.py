@@ -82,7 +82,6 @@ def text_lines(stream_chunks):
         yield rest
 
 
-
 def write_json(path, data):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, ensure_ascii=False)

@@ -24,6 +24,7 @@ from .dump_io import DumpError
 from .labels import clean
 from .parallel import ordered_map
 from .shards import line_blocks
+from .sorted_ids import contains
 
 _ITEM = re.compile(rb"http://www\.wikidata\.org/entity/Q([0-9]+)")
 _PROPERTY = re.compile(rb"http://www\.wikidata\.org/entity/P([0-9]+)")
@@ -48,9 +49,7 @@ def _number(pattern, iri):
 
 
 def _is_kept(qids):
-    qids = np.asarray(qids, dtype=np.int64)
-    at = np.minimum(np.searchsorted(_kept, qids), max(len(_kept) - 1, 0))
-    return _kept[at] == qids if len(_kept) else np.zeros(len(qids), dtype=bool)
+    return contains(_kept, qids)
 
 
 def _read_block(block):

@@ -28,6 +28,7 @@ import collections
 import itertools
 import json
 import os
+import shutil
 import sqlite3
 from array import array
 
@@ -41,6 +42,7 @@ from .labels import best_label, clean
 from .parallel import ordered_map
 from .shards import concatenate, finished_shards, line_blocks, merged_stats
 from .sites import wikipedia_language
+from .sorted_ids import contains
 
 
 def parse_entity(line, languages, with_claims=True):
@@ -309,28 +311,26 @@ def _write_items_from_tables(tmp, languages, counts):
 
 def _keep_triples_among_items(claims_path, items_path, triples_path, counts, block_rows=1 << 16):
     """Write the claims whose both ends are kept items to ``triples_path`` (.npy); return the
-    relation counts. The claims are read in blocks, twice (count, then write), so memory
-    holds one block and the kept ids (8 bytes per item), not the dump's claims."""
+    relation counts. Claims are filtered a block at a time into a side file (the .npy header
+    needs the final row count), so memory holds one block and the kept ids (8 bytes per
+    item), not the dump's claims."""
     with open(items_path, encoding="utf-8") as f:
         kept = np.sort(np.fromiter((int(line.split("\t", 1)[0][1:]) for line in f), dtype=np.int64))
-
-    def kept_blocks():  # (claims read, the kept ones) per block
-        with open(claims_path, "rb") as f:
-            while True:
-                block = np.fromfile(f, dtype=np.int64, count=3 * block_rows).reshape(-1, 3)
-                if not len(block):
-                    return
-                yield len(block), block[np.isin(block[:, 0], kept) & np.isin(block[:, 2], kept)]
-
+    rows_path = triples_path + ".rows"
     read = total = 0
-    for n, block in kept_blocks():
-        read, total = read + n, total + len(block)
     relation_counts = collections.Counter()
-    with open(triples_path, "wb") as out:
+    with open(claims_path, "rb") as claims, open(rows_path, "wb") as rows:
+        while len(block := np.fromfile(claims, dtype=np.int64, count=3 * block_rows).reshape(-1, 3)):
+            read += len(block)
+            block = block[contains(kept, block[:, 0]) & contains(kept, block[:, 2])]
+            total += len(block)
+            block.astype("<i8", copy=False).tofile(rows)
+            pids, n = np.unique(block[:, 1], return_counts=True)
+            relation_counts.update(dict(zip(pids.tolist(), n.tolist())))
+    with open(triples_path, "wb") as out, open(rows_path, "rb") as rows:
         np.lib.format.write_array_header_1_0(out, {"descr": "<i8", "fortran_order": False, "shape": (total, 3)})
-        for _, block in kept_blocks():
-            block.astype("<i8", copy=False).tofile(out)
-            relation_counts.update(dict(zip(*(x.tolist() for x in np.unique(block[:, 1], return_counts=True)))))
+        shutil.copyfileobj(rows, out)
+    os.remove(rows_path)
     counts["item_claims"] = read
     counts["triples"] = total
     counts["claims_to_items_not_kept"] = read - total

@@ -2,28 +2,22 @@
 
     fairseq-train ... 2>&1 | python recipes/follow_log.py LOG [--keys loss,mep_acc,oe_acc]
 
-The full output stays in LOG (what summarize_log.py reads); the terminal shows progress.
+The full output stays in LOG (what quickstart_summary.py reads); the terminal shows progress.
 """
 
 import argparse
-import json
 import sys
+
+from fairseq_log import parse_record
 
 
 def short_line(line, keys):
-    brace = line.find("{")
-    if brace < 0 or "|" not in line[:brace]:
+    parsed = parse_record(line)
+    if parsed is None:
         return None
-    tag = line[:brace].rstrip(" |").rsplit("|", 1)[-1].strip()
-    if tag not in ("train_inner", "valid"):
-        return None
-    try:
-        record = json.loads(line[brace:])
-    except ValueError:
-        return None
-    prefix = "valid_" if tag == "valid" else ""
-    values = [f"{k} {record[prefix + k]}" for k in keys if prefix + k in record]
-    return f"  {tag:<11} update {record.get(prefix + 'num_updates', '?'):>5}  " + "  ".join(values)
+    tag, record = parsed
+    values = [f"{k} {record[k]}" for k in keys if k in record]
+    return f"  {tag:<11} update {record.get('num_updates', '?'):>5}  " + "  ".join(values)
 
 
 def main():

@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 
-from summarize_log import read
+from fairseq_log import read
 
 KEYS = ("loss", "mlm_loss", "mep_loss", "oe_loss", "mep_acc", "oe_acc")
 

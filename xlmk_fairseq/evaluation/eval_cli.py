@@ -10,12 +10,11 @@ definitions: docs/evaluation-metrics.md.
 """
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 
 from .eval_inputs import EvalInputError
+from .results_file import write_results
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:
@@ -28,17 +27,8 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 
 def write_json(path: str, results: dict):
-    """Write to a temporary file beside ``path`` and rename it, so no half-written file is left."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".xlmk-eval-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(results, f, ensure_ascii=False, indent=2)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_results(path, results)
     except OSError as e:
         raise EvalInputError(f"cannot write {path}: {e.strerror}") from None
 

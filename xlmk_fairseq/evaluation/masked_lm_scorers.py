@@ -60,25 +60,17 @@ class FairseqScorer:
     """A checkpoint of the knowledge_pretraining task or of fairseq's masked_lm task."""
 
     def __init__(self, checkpoint, data):
-        import xlmk_fairseq  # noqa: F401 (registers the plugin and the safe checkpoint loading)
-        from fairseq import checkpoint_utils
-
         from ..errors import ConfigError
+        from ..hub import SPM_FILE, load_fairseq_hub
 
-        spm_path = os.path.join(data, "sentencepiece.bpe.model")
-        for path in (os.path.join(data, "dict.txt"), spm_path):
-            if not os.path.isfile(path):
-                raise ModelLoadError(f"{path}: no such file (--data must name the checkpoint's data directory)")
         try:
-            models, _, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={"data": data})
+            hub = load_fairseq_hub(checkpoint, data)
         except ConfigError as e:
             raise ModelLoadError(e.message) from None
-        except Exception as e:  # fairseq raises bare Exceptions for unreadable checkpoints
-            raise ModelLoadError(f"cannot load {checkpoint}: {e}") from None
         self.name = os.path.abspath(checkpoint)
-        self.model = models[0].eval()
-        self.dictionary = task.source_dictionary
-        self.tokenize = SentencepieceDictTokenizer(spm_path, self.dictionary)
+        self.model = hub.model
+        self.dictionary = hub.task.source_dictionary
+        self.tokenize = SentencepieceDictTokenizer(os.path.join(data, SPM_FILE), self.dictionary)
         d = self.dictionary
         self.bos, self.eos, self.pad, self.mask = d.bos(), d.eos(), d.pad(), d.index("<mask>")
         if self.mask == d.unk():

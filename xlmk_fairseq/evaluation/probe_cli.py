@@ -7,13 +7,13 @@ retrieval of a fairseq checkpoint or a Hugging Face model directory (docs/probin
 """
 
 import argparse
-import json
 import os
 import sys
 
 from .masked_lm_scorers import ModelLoadError, load_scorer
 from .probe_sets import ProbeSetError, read_lama, read_mlama
 from .probing import macro_average, probe_lama, probe_typed, vocabulary_filter
+from .results_file import write_results
 from .retrieval import RetrievalError, evaluate_retrieval
 
 PROG = "xlmk-probe"
@@ -66,10 +66,11 @@ def main(argv=None):
     langs = [x.strip() for x in (args.langs or "").split(",") if x.strip()] or None
     try:
         results = run(args, langs)
+        if args.output:
+            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+            write_results(args.output, results)
     except (ModelLoadError, ProbeSetError, RetrievalError, OSError) as e:
         parser.exit(1, f"{PROG}: error: {e}\n")
-    if args.output:
-        write_json(args.output, results)
     print(markdown_table(results))
     return 0
 
@@ -145,17 +146,6 @@ def _read_words(path):
         raise ProbeSetError(f"{path}: no such common vocabulary file")
     with open(path, encoding="utf-8") as f:
         return [line.strip() for line in f if line.strip()]
-
-
-def write_json(path, data):
-    """Write ``data`` to ``path`` through a temporary name (never half-written)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import shutil
 import sys
 
 from ..errors import ConfigError
+from ..hub import SPM_FILE, load_fairseq_hub
 from .knowledge_heads_file import RELATIONS_FILE, save_knowledge_heads
 from .weights import hf_config, hf_state_dict
 
-SPM_FILE = "sentencepiece.bpe.model"
 # One sentence per language of the paper's MLQA set (plus a mask-free check of scripts).
 VERIFY_SENTENCES = [
     "Berlin is the capital and largest city of Germany.",
@@ -29,31 +29,6 @@ VERIFY_SENTENCES = [
     "北京是中华人民共和国的首都。",
 ]
 TOLERANCE = 1e-4
-
-
-def load_fairseq_hub(checkpoint, data):
-    """The checkpoint through fairseq's own hub interface, with this plugin registered."""
-    import xlmk_fairseq  # noqa: F401  (registers the task/model; safe checkpoint loading)
-    from fairseq import hub_utils
-    from fairseq.models.roberta.hub_interface import RobertaHubInterface
-
-    for path, what in ((checkpoint, "checkpoint"), (os.path.join(data, "dict.txt"), "dictionary"),
-                       (os.path.join(data, SPM_FILE), "sentencepiece model")):
-        if not os.path.isfile(path):
-            raise ConfigError(f"{path}: no such file (the {what})")
-    try:
-        loaded = hub_utils.from_pretrained(
-            os.path.dirname(os.path.abspath(checkpoint)), os.path.basename(checkpoint),
-            os.path.abspath(data), bpe="sentencepiece",
-            sentencepiece_model=os.path.abspath(os.path.join(data, SPM_FILE)),
-            load_checkpoint_heads=True,
-        )
-    except Exception as e:  # a broken or foreign file: say which, not where it broke inside
-        raise ConfigError(f"{checkpoint}: cannot load as a fairseq RoBERTa checkpoint ({type(e).__name__}: {e})") from None
-    hub = RobertaHubInterface(loaded["args"], loaded["task"], loaded["models"][0])
-    if not hasattr(hub.model.encoder, "sentence_encoder"):
-        raise ConfigError(f"{checkpoint}: not a RoBERTa/XLM-R model")
-    return hub.eval()
 
 
 def export(checkpoint, data, out_dir, verify=True, sentences=VERIFY_SENTENCES, overwrite=False):

@@ -176,7 +176,6 @@ class XLMKRobertaModel(RobertaModel):
                 "freshly: %s", len(filled), ", ".join(sorted({k.split(".")[0] for k in filled})),
             )
 
-
     @staticmethod
     def _reset_empty_queues_of_another_size(state_dict, prefix, own):
         """A queue that never held a key (an MLM-only run, say) carries nothing worth
