@@ -10,6 +10,8 @@ setup(
     # fairseq-fixed built with --no-build-isolation --no-deps); they are not listed here so that
     # pip never resolves a CUDA torch on its own.
     install_requires=[
+        "isal",
+        "msgspec",
         "mwparserfromhell",
         "numpy",
         "orjson",

@@ -2,12 +2,13 @@
 
 import bz2
 import contextlib
-import gzip
 import hashlib
 import json
 import os
 import shutil
 import zlib
+
+from isal import igzip
 
 
 class DumpError(Exception):
@@ -23,7 +24,9 @@ def open_dump(path):
     with open(path, "rb") as f:
         magic = f.read(3)
     if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")
+        # ISA-L inflates about 2.5x faster than zlib: a gzip dump has one reader process,
+        # which the workers wait on
+        return igzip.open(path, "rb")
     if magic == b"BZh":
         return bz2.open(path, "rb")
     return open(path, "rb")

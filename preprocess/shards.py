@@ -217,7 +217,7 @@ def line_blocks(path, shard=(0, 1)):
             if cut == 0:
                 rest += chunk
                 continue
-            yield rest + chunk[:cut]
+            yield b"".join((rest, memoryview(chunk)[:cut])) if rest else chunk[:cut]  # one copy, not two
             rest = chunk[cut:]
         if rest:
             yield rest

@@ -13,6 +13,7 @@ from array import array
 import numpy as np
 from tqdm import tqdm
 
+from . import sitelinks_db
 from .dump_io import open_dump, read_chunks
 from .mysql_dump import table_rows
 from .sites import wikipedia_language
@@ -59,6 +60,6 @@ def read(paths, languages, db, counts, skipped):
 
 def _insert(db, rows, counts):
     if db is not None:
-        db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
+        sitelinks_db.add(db, sitelinks=rows)
     counts["sitelinks"] += len(rows)
     rows.clear()

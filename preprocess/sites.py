@@ -14,3 +14,9 @@ def wikipedia_language(site):
     if not site.endswith("wiki") or site in NOT_WIKIPEDIAS:
         return None
     return site[: -len("wiki")].replace("_", "-")
+
+
+def wikipedia_site(lang):
+    """'zh-min-nan' -> 'zh_min_nanwiki'; None when that site id is not a Wikipedia's."""
+    site = lang.replace("-", "_") + "wiki"
+    return site if wikipedia_language(site) == lang else None

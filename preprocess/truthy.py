@@ -19,7 +19,7 @@ import re
 import numpy as np
 from tqdm import tqdm
 
-from . import ntriples
+from . import ntriples, sitelinks_db
 from .dump_io import DumpError
 from .labels import clean
 from .parallel import ordered_map
@@ -134,7 +134,7 @@ def read(path, kept, label_languages, workers, shard, claims_file, db, counts, s
             tqdm(desc="truthy triples", unit=" lines", unit_scale=True) as bar:
         for claims, label_rows, block_properties, block_counts, block_skipped in results:
             claims.tofile(claims_file)
-            db.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?, ?)", label_rows)
+            sitelinks_db.add(db, labels=label_rows)
             properties.update(block_properties)
             counts.update(block_counts)
             skipped.update(block_skipped)

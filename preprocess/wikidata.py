@@ -33,88 +33,69 @@ import sqlite3
 from array import array
 
 import numpy as np
-import orjson
 from tqdm import tqdm
 
-from . import sitelinks_sql, truthy as truthy_dump
+from . import sitelinks_db, sitelinks_sql, truthy as truthy_dump
 from .dump_io import DumpError, atomic_dir, file_fingerprint, write_json
-from .labels import best_label, clean
+from .labels import best_label
 from .parallel import ordered_map
 from .shards import concatenate, finished_shards, line_blocks, merged_stats
-from .sites import wikipedia_language
 from .sorted_ids import contains
+from .wikidata_entity import EntityParser
 
 
-def parse_entity(line, languages, with_claims=True):
-    """One dump line -> ("item", ...), ("property", ...) or ("skip", reason) or None."""
-    line = line.strip()
-    if line in (b"", b"[", b"]"):
-        return None
-    if line.endswith(b","):
-        line = line[:-1]
-    try:
-        entity = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return ("skip", "malformed_json")
-    if not isinstance(entity, dict) or not isinstance(entity.get("id"), str):
-        return ("skip", "missing_id")
-    ident, kind = entity["id"], entity.get("type")
-    labels = {lang: (value or {}).get("value") for lang, value in (entity.get("labels") or {}).items()}
-    if kind == "property":
-        return ("property", _number(ident), best_label(labels, ("en",)))
-    if kind != "item" or not ident.startswith("Q"):
-        return ("skip", "not_an_item")
-    titles = {}
-    for site, link in (entity.get("sitelinks") or {}).items():
-        lang = wikipedia_language(site)
-        if lang in languages and isinstance(link, dict) and link.get("title"):
-            titles[lang] = link["title"]
-    if not titles:
-        return ("skip", "no_sitelink_in_languages")
-    claims, reasons = _item_claims(entity) if with_claims else ([], None)
-    label = best_label(labels, ("en", *sorted(titles)))
-    local = {lang: clean(labels.get(lang) or "") for lang in languages}
-    return ("item", _number(ident), label, titles, claims, reasons, {k: v for k, v in local.items() if v})
+_worker = None  # (EntityParser, with_claims, the process's own sitelinks.sqlite)
 
 
-def _item_claims(entity):
-    """(property, target) numbers of the item-valued statements, and skip counts by reason."""
-    claims, reasons = [], None
-    for statements in (entity.get("claims") or {}).values():
-        # A property has one datatype: a group whose first main snak names another one
-        # (external ids, strings, quantities: most of a real item) is skipped whole.
-        first = (statements[0].get("mainsnak") or {}) if statements and isinstance(statements[0], dict) else {}
-        if first.get("datatype") not in (None, "wikibase-item"):
+def _init_worker(languages, with_claims, directory):
+    """Every worker process writes the sitelinks and labels of its blocks to a file of its
+    own, rows-<pid>.sqlite in ``directory``, merged into the step's one when all are read:
+    the inserts (the dearest writes) run in parallel, and only little goes back to the
+    reader process."""
+    global _worker
+    db = sitelinks_db.create(os.path.join(directory, f"rows-{os.getpid()}.sqlite"))
+    _worker = (EntityParser(languages), with_claims, db)
+
+
+def _close_worker():
+    """Close the rows file of a run without worker processes (workers <= 1)."""
+    global _worker
+    if _worker is not None:
+        _worker[2].close()
+        _worker = None
+
+
+def _parse_block(block):
+    """A block of dump lines -> its sitelinks and labels (into this process's rows file), and
+    what the reader writes for it, already in its output form (text, int64 bytes)."""
+    parser, with_claims, db = _worker
+    items, kept, claims, sitelinks, labels = [], array("q"), array("q"), [], []
+    properties, counts, skipped = {}, collections.Counter(), collections.Counter()
+    for line in block.split(b"\n"):
+        record = parser.parse(line, with_claims)
+        if record is None:
             continue
-        for statement in statements:
-            snak = statement.get("mainsnak") or {}
-            if snak.get("datatype") != "wikibase-item":
-                continue
-            reason = None
-            if statement.get("rank") == "deprecated":
-                reason = "claim_deprecated"
-            elif snak.get("snaktype") != "value":
-                reason = "claim_" + str(snak.get("snaktype"))
-            else:
-                value = (snak.get("datavalue") or {}).get("value") or {}
-                target = value.get("id") or (f"Q{value['numeric-id']}" if "numeric-id" in value else None)
-                if target and target.startswith("Q") and snak.get("property", "").startswith("P"):
-                    claims.append((_number(snak["property"]), _number(target)))
-                else:
-                    reason = "claim_malformed"
-            if reason:
-                reasons = reasons or collections.Counter()
-                reasons[reason] += 1
-    return claims, reasons
-
-
-def _number(ident):
-    return int(ident[1:])
-
-
-def _parse_block(args):
-    block, languages, with_claims = args
-    return [r for r in (parse_entity(line, languages, with_claims) for line in block.split(b"\n")) if r is not None]
+        counts["entities"] += 1
+        if record[0] == "skip":
+            skipped[record[1]] += 1
+        elif record[0] == "property":
+            properties[record[1]] = record[2]
+            counts["properties"] += 1
+        else:
+            _, qid, label, titles, item_claims, reasons, local_labels = record
+            if reasons:
+                skipped.update(reasons)
+            items.append(f"Q{qid}\t{label}\n")
+            kept.append(qid)
+            for pid, target in item_claims:
+                claims.extend((qid, pid, target))
+            sitelinks.extend((lang, title, qid) for lang, title in titles.items())
+            labels.extend((lang, qid, text) for lang, text in local_labels.items())
+    sitelinks_db.add(db, sitelinks, labels)
+    db.commit()
+    counts["items_kept"] += len(kept)
+    counts["sitelinks"] += len(sitelinks)
+    return "".join(items), kept.tobytes(), claims.tobytes(), properties, counts, skipped
 
 
 def _json_blocks(path, shard):
@@ -175,13 +156,9 @@ def merge(work, count):
     with atomic_dir(os.path.join(work, "wikidata")) as tmp:
         for name in ("items.tsv", "claims.bin"):
             concatenate(dirs, name, os.path.join(tmp, name))
-        db = _create_sitelinks(tmp)
+        db = sitelinks_db.create(os.path.join(tmp, "sitelinks.sqlite"))
         for d in dirs:
-            db.execute("ATTACH DATABASE ? AS shard", (os.path.join(d, "sitelinks.sqlite"),))
-            db.execute("INSERT OR IGNORE INTO sitelinks SELECT * FROM shard.sitelinks")
-            db.execute("INSERT OR IGNORE INTO labels SELECT * FROM shard.labels")
-            db.commit()
-            db.execute("DETACH DATABASE shard")
+            sitelinks_db.add_file(db, os.path.join(d, "sitelinks.sqlite"))
         db.close()
         properties = {}
         for d in dirs:
@@ -191,13 +168,6 @@ def merge(work, count):
         return _finish(tmp)
 
 
-def _create_sitelinks(directory):
-    db = sqlite3.connect(os.path.join(directory, "sitelinks.sqlite"))
-    db.execute("CREATE TABLE sitelinks (lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title)) WITHOUT ROWID")
-    db.execute("CREATE TABLE labels (lang TEXT, qid INTEGER, label TEXT, PRIMARY KEY (lang, qid)) WITHOUT ROWID")
-    return db
-
-
 def _read(sources, languages, tmp, workers, shard):
     """The reading part: items.tsv (JSON route), sitelinks.sqlite, claims.bin (the kept
     items' claims), properties.json, stats.json."""
@@ -205,11 +175,11 @@ def _read(sources, languages, tmp, workers, shard):
     languages = tuple(languages)
     counts, skipped = collections.Counter(), collections.Counter()
     properties = {}
-    db = _create_sitelinks(tmp)
+    db = sitelinks_db.create(os.path.join(tmp, "sitelinks.sqlite"))
     with open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
             open(os.path.join(tmp, "claims.bin"), "wb") as claims:
         if dump:
-            kept = _read_json(dump, languages, workers, shard, db, items, None if truthy else claims,
+            kept = _read_json(dump, languages, workers, shard, tmp, db, items, None if truthy else claims,
                               counts, skipped, properties)
         elif shard[0] == 0:
             kept = sitelinks_sql.read(sql, languages, db, counts, skipped)
@@ -230,37 +200,28 @@ def _read(sources, languages, tmp, workers, shard):
     return stats
 
 
-def _read_json(dump, languages, workers, shard, db, items, claims_file, counts, skipped, properties):
+def _read_json(dump, languages, workers, shard, tmp, db, items, claims_file, counts, skipped, properties):
     """Entities -> items.tsv, the sitelinks and labels tables, ``properties`` and, unless
     ``claims_file`` is None, the kept items' claims. Returns the kept QIDs, sorted."""
     kept = array("q")
-    blocks = ((block, languages, claims_file is not None) for block in _json_blocks(dump, shard))
-    with ordered_map(_parse_block, blocks, workers) as results, \
+    rows_dir = os.path.join(tmp, "rows")
+    os.mkdir(rows_dir)
+    with ordered_map(_parse_block, _json_blocks(dump, shard), workers, _init_worker,
+                     (languages, claims_file is not None, rows_dir)) as results, \
             tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
-        for records in results:
-            rows, claim_rows, label_rows = [], [], []
-            for record in records:
-                if record[0] == "skip":
-                    skipped[record[1]] += 1
-                elif record[0] == "property":
-                    properties[record[1]] = record[2]
-                    counts["properties"] += 1
-                else:
-                    _, qid, label, titles, claims, reasons, local_labels = record
-                    counts["items_kept"] += 1
-                    if reasons:
-                        skipped.update(reasons)
-                    items.write(f"Q{qid}\t{label}\n")
-                    kept.append(qid)
-                    rows.extend((lang, title, qid) for lang, title in titles.items())
-                    claim_rows.extend((qid, p, o) for p, o in claims)
-                    label_rows.extend((lang, qid, text) for lang, text in local_labels.items())
-            if claim_rows:
-                np.asarray(claim_rows, dtype=np.int64).tofile(claims_file)
-            db.executemany("INSERT OR IGNORE INTO sitelinks VALUES (?, ?, ?)", rows)
-            db.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?, ?)", label_rows)
-            counts["sitelinks"] += len(rows)
-            bar.update(len(records))
+        for item_lines, kept_ids, claim_ids, block_properties, block_counts, block_skipped in results:
+            items.write(item_lines)
+            kept.frombytes(kept_ids)
+            if claims_file is not None:
+                claims_file.write(claim_ids)
+            properties.update(block_properties)
+            bar.update(block_counts["entities"])
+            counts.update(block_counts)
+            skipped.update(block_skipped)
+    _close_worker()
+    for name in sorted(os.listdir(rows_dir)):
+        sitelinks_db.add_file(db, os.path.join(rows_dir, name))
+    shutil.rmtree(rows_dir)
     return np.unique(np.frombuffer(kept, dtype=np.int64))
 
 

@@ -7,8 +7,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from dump_fixtures import MALFORMED_LINES, small_wikidata, wikidata_dump_text, write
-from preprocess import wikidata
+from dump_fixtures import MALFORMED_LINES, item, small_wikidata, wikidata_dump_text, write
+from preprocess.sites import wikipedia_language
 from preprocess.cli import main
 
 
@@ -62,11 +62,11 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
 
 
 def test_sitelink_site_ids():
-    assert wikidata.wikipedia_language("enwiki") == "en"
-    assert wikidata.wikipedia_language("zh_min_nanwiki") == "zh-min-nan"
+    assert wikipedia_language("enwiki") == "en"
+    assert wikipedia_language("zh_min_nanwiki") == "zh-min-nan"
     for site in ("commonswiki", "specieswiki", "metawiki", "sourceswiki", "mediawikiwiki", "wikidatawiki",
                  "enwikiquote", "dewikivoyage"):
-        assert wikidata.wikipedia_language(site) is None
+        assert wikipedia_language(site) is None
 
 
 @pytest.mark.parametrize("content,compression,message", [
@@ -163,3 +163,68 @@ def test_triples_are_filtered_block_by_block(tmp_path, block_rows):
     assert _keep_triples_among_items(str(tmp_path / "claims.bin"), str(tmp_path / "items.tsv"),
                                      str(tmp_path / "triples.npy"), counts, block_rows=block_rows) == {}
     assert np.load(tmp_path / "triples.npy").shape == (0, 3)
+
+
+def test_title_held_by_two_items_goes_to_the_smaller_qid(tmp_path):
+    """A dump caught mid-edit can give one title to two items: the smaller QID wins, whatever
+    the order of the lines and the number of workers."""
+    a = item("Q7", labels={"en": "A"}, sitelinks=[("enwiki", "Same")])
+    b = item("Q5", labels={"en": "B"}, sitelinks=[("enwiki", "Same"), ("dewiki", "B")])
+    results = []
+    for order, workers in (((a, b), 1), ((b, a), 1), ((a, b), 2)):
+        dump = write(tmp_path / f"d{len(results)}.json", wikidata_dump_text(list(order) * 300))
+        work = tmp_path / f"w{len(results)}"
+        assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(work),
+                     "--workers", str(workers)]) == 0
+        results.append(read_outputs(work)[1])
+    assert results[0] == results[1] == results[2]
+    assert results[0][0] == [("de", "B", 5), ("en", "Same", 5)]
+
+
+ENTITY_CASES = [
+    # Wikibase writes empty maps as [] in places
+    ('{"type":"item","id":"Q1","labels":[],"claims":[],"sitelinks":{"enwiki":{"title":"T"}}}',
+     ("item", 1, "", {"en": "T"}, [], {})),
+    ('{"type":"item","id":"Q1","sitelinks":[]}', ("skip", "no_sitelink_in_languages")),
+    # a field of the wrong type: counted, not a crash
+    ('{"type":"item","id":"Q1","sitelinks":{"enwiki":{"title":5}}}', ("skip", "malformed_entity")),
+    ('{"type":"item","id":7}', ("skip", "malformed_entity")),
+    ('{"type":"item","id":"Q1x","sitelinks":{"enwiki":{"title":"T"}}}', ("skip", "not_an_item")),
+    ('{"type":"item","id":"Q\u00b2","sitelinks":{"enwiki":{"title":"T"}}}', ("skip", "not_an_item")),
+    ('{"type":"property","id":"P31","labels":{"en":{"value":"instance of"}}}', ("property", 31, "instance of")),
+    ('{"type":"item","id":"Q1","sitelinks":{"enwiki":{"title":"T"}},"labels":{"fr":{"value":"Le T"}}}',
+     ("item", 1, "Le T", {"en": "T"}, [], {})),
+]
+
+
+@pytest.mark.parametrize("line,expected", ENTITY_CASES)
+def test_entity_lines(line, expected):
+    from preprocess.wikidata_entity import EntityParser
+
+    record = EntityParser(["en"]).parse(line.encode() + b",")
+    assert (record[:4] + record[4:5] + record[6:] if record[0] == "item" else record) == expected
+
+
+def test_claims_numeric_id_only_malformed_and_references_ignored():
+    from preprocess.wikidata_entity import EntityParser
+
+    def statement(pid, value, **extra):
+        return {"mainsnak": {"snaktype": "value", "property": pid, "datatype": "wikibase-item",
+                             "datavalue": {"value": value, "type": "wikibase-entityid"}}, "rank": "normal", **extra}
+    entity = item("Q1", sitelinks=[("enwiki", "T")])
+    reference = {"snaks": {"P248": [{"snaktype": "value", "property": "P248", "datatype": "wikibase-item",
+                                     "datavalue": {"value": {"id": "Q99"}}}]}}
+    entity["claims"] = {
+        "P17": [statement("P17", {"entity-type": "item", "numeric-id": 42}),  # no "id"
+                statement("P17", {"id": "Q43"}, references=[reference], qualifiers={"P580": []}),
+                statement("P17", "not an item")],
+        "P18": [statement("Pxyz", {"id": "Q44"})],
+        # an external id whose reference names an item: not a claim of the item
+        "P214": [{"mainsnak": {"snaktype": "value", "property": "P214", "datatype": "external-id",
+                               "datavalue": {"value": "113230702", "type": "string"}},
+                  "rank": "normal", "references": [reference]}],
+        "P36": [{"mainsnak": "wikibase-item"}],  # not a snak
+    }
+    record = EntityParser(["en"]).parse(json.dumps(entity).encode())
+    assert record[4] == [(17, 42), (17, 43)]
+    assert record[5] == {"claim_malformed": 3}

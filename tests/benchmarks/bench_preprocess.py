@@ -4,7 +4,9 @@ Wikidata: entities/s of `xlmk-preprocess wikidata` (1 and 2 workers) against a b
 decompress + orjson.loads loop over the same file; peak RSS at N and 10 N entities.
 Wikipedia: pages/s and links/s (1 and 2 workers) against a bare ElementTree iterparse pass;
 peak RSS at N and 10 N pages. Each measurement runs in its own process (peak RSS is that
-process's, workers included). Ends with an extrapolation to full dumps on 16 cores.
+process's, workers included); it runs on as many CPU cores as it has workers (the
+baselines on one), so "per worker" means per core. Ends with an extrapolation to full dumps
+on 16 cores.
 
     python tests/benchmarks/bench_preprocess.py [--entities 20000] [--pages 5000]
 """
@@ -22,29 +24,73 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
 
-from dump_fixtures import item, page, prop, wikipedia_dump_text  # noqa: E402
+from dump_fixtures import page, prop, wikipedia_dump_text  # noqa: E402
+from preprocess import wikidata  # noqa: E402
 
 LANGS = ["en", "de", "es", "ar", "hi", "vi", "zh"]
 
 
-def write_wikidata(path, n, seed=0):
-    """n items shaped like real ones: labels/descriptions in 7 languages, ~15 item claims,
-    a few other claims, 5 sitelinks; ~4 KB per line (real dumps average more)."""
+OTHER_LANGS = ["fr", "it", "ru", "ja", "pt", "pl", "nl", "sv", "uk", "fa", "ko", "tr", "cs", "he", "id", "fi",
+               "hu", "ro", "ca", "no", "sr", "bg", "el", "da", "th", "bn", "ms", "ta"]
+
+
+def _statement(rng, pid, value, datatype, references=1):
+    """A statement as real dumps write it: hash, id, rank, qualifiers/references with their own snaks."""
+    def snak(p, v, dt):
+        kind = {"wikibase-item": "wikibase-entityid", "time": "time"}.get(dt, "string")
+        return {"snaktype": "value", "property": p, "hash": f"{rng.getrandbits(160):040x}", "datatype": dt,
+                "datavalue": {"value": v, "type": kind}}
+    time_value = {"time": "+2024-01-01T00:00:00Z", "timezone": 0, "before": 0, "after": 0, "precision": 11,
+                  "calendarmodel": "http://www.wikidata.org/entity/Q1985727"}
+    refs = [{"hash": f"{rng.getrandbits(160):040x}",
+             "snaks": {"P248": [snak("P248", _item_value(rng.randrange(1, 10**7)), "wikibase-item")],
+                       "P813": [snak("P813", time_value, "time")]},
+             "snaks-order": ["P248", "P813"]} for _ in range(references)]
+    return {"mainsnak": snak(pid, value, datatype), "type": "statement",
+            "id": f"Q{rng.randrange(10**8)}${rng.getrandbits(128):032x}", "rank": "normal", "references": refs}
+
+
+def _item_value(number):
+    return {"entity-type": "item", "numeric-id": number, "id": f"Q{number}"}
+
+
+def synthetic_entity(i, n, rng, kept_share):
+    """Entity i of n. A ``kept_share`` of them is shaped like an item with Wikipedia articles
+    (labels, descriptions and aliases in ~35 languages, ~15 item-valued and ~20 external-id
+    statements with references, sitelinks to ~20 wikis of which 1-5 in the chosen languages);
+    the others like the bulk of Wikidata, scholarly articles and the like (a few labels,
+    cites-work/author statements, identifiers, no Wikipedia sitelink)."""
+    q = f"Q{i + 1}"
+    rich = rng.random() < kept_share
+    langs = LANGS + OTHER_LANGS if rich else ["en", rng.choice(OTHER_LANGS)]
+    entity = {"type": "item", "id": q, "labels": {l: {"language": l, "value": f"Entity {i} {l}"} for l in langs},
+              "descriptions": {l: {"language": l, "value": f"description of entity {i} in {l}"} for l in langs},
+              "aliases": {l: [{"language": l, "value": f"E{i} alias {l}"}] for l in langs[::3]} if rich else {},
+              "claims": {}, "sitelinks": {}, "lastrevid": 2000000000 + i}
+    item_claims = 15 if rich else 10
+    item_props = [17, 30, 31, 47, 131, 36, 279, 361] if rich else [31, 50, 1433, 2860, 2860, 2860]
+    for _ in range(item_claims):
+        pid = f"P{rng.choice(item_props)}"
+        entity["claims"].setdefault(pid, []).append(
+            _statement(rng, pid, _item_value(rng.randrange(1, n + 1)), "wikibase-item"))
+    for k in range(20 if rich else 5):
+        pid = f"P{1000 + k}"
+        entity["claims"][pid] = [_statement(rng, pid, f"ID-{i}-{k}", "external-id")]
+    if rich:
+        sites = rng.sample(LANGS, rng.randint(1, 5)) + rng.sample(OTHER_LANGS, 15)
+        entity["sitelinks"] = {f"{l}wiki": {"site": f"{l}wiki", "title": f"Entity {i}", "badges": []} for l in sites}
+        entity["sitelinks"]["commonswiki"] = {"site": "commonswiki", "title": f"Category:E{i}", "badges": []}
+    return entity
+
+
+def write_wikidata(path, n, kept_share, seed=0):
+    """n entities in the JSON dump layout; see synthetic_entity."""
     rng = random.Random(seed)
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as f:
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as f:
         f.write("[\n")
         for i in range(n):
-            q = f"Q{i + 1}"
-            labels = {l: f"Entity {i} {l}" for l in LANGS}
-            sites = [(f"{l}wiki", f"Entity {i}") for l in rng.sample(LANGS, 5)] + [("commonswiki", f"E{i}")]
-            claims = [(f"P{rng.choice([17, 30, 31, 47, 131, 36, 279, 361])}", f"Q{rng.randrange(1, n + 1)}",
-                       "normal", "value") for _ in range(15)]
-            e = item(q, labels=labels, sitelinks=sites, claims=claims, extra_claims={
-                "P1082": [{"mainsnak": {"snaktype": "value", "property": "P1082", "datatype": "quantity",
-                                        "datavalue": {"type": "quantity", "value": {"amount": f"+{i}", "unit": "1"}}},
-                           "type": "statement", "rank": "normal"}] * 3})
-            e["descriptions"] = {l: {"language": l, "value": f"description of entity {i} in {l}"} for l in LANGS}
-            f.write(json.dumps(e, ensure_ascii=False) + ",\n")
+            f.write(json.dumps(synthetic_entity(i, n, rng, kept_share), ensure_ascii=False,
+                               separators=(",", ":")) + ",\n")
         f.write(json.dumps(prop("P17", "country")) + "\n]\n")
 
 
@@ -66,9 +112,12 @@ def write_wikipedia(path, n, seed=0):
         f.write(wikipedia_dump_text("en", pages))
 
 
-def measure(code):
-    """Run ``code`` in a fresh interpreter; return (its result, peak RSS in MB incl. children)."""
-    script = f"import sys, json, time, resource\nsys.path[:0] = {[REPO]!r}\n{code}\n" \
+def measure(code, cores=1):
+    """Run ``code`` in a fresh interpreter on ``cores`` CPU cores (its worker processes and
+    threads included: "per worker" means per core); return (its result, peak RSS in MB incl.
+    children)."""
+    script = f"import os, sys, json, time, resource\nsys.path[:0] = {[REPO]!r}\n" \
+             f"os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{cores}])\n{code}\n" \
              "rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, " \
              "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n" \
              "print(json.dumps({'result': result, 'rss_mb': rss / 1024}))"
@@ -80,9 +129,12 @@ def measure(code):
     return data["result"], data["rss_mb"]
 
 
-def bare_wikidata(path):
+def bare_wikidata(path, gzip_module="gzip"):
+    """The bare loop with the standard library's gzip, or with ``isal.igzip`` (the
+    decompressor the wikidata step uses)."""
     return measure(f"""
-import gzip, orjson
+import orjson
+import {gzip_module} as gzip
 t = time.perf_counter(); n = 0
 with gzip.open({path!r}, 'rb') as f:
     for line in f:
@@ -97,8 +149,7 @@ def ours_wikidata(path, work, workers):
 from preprocess import wikidata
 t = time.perf_counter()
 stats = wikidata.run({path!r}, {LANGS!r}, {work!r}, workers={workers})
-n = stats['counts']['items_kept'] + sum(stats['skipped'].get(k, 0) for k in ('no_sitelink_in_languages',)) + stats['counts'].get('properties', 0)
-result = n / (time.perf_counter() - t)""")
+result = stats['counts']['entities'] / (time.perf_counter() - t)""", cores=workers)
 
 
 def bare_wikipedia(path):
@@ -118,46 +169,69 @@ t = time.perf_counter()
 stats = wikipedia.run({path!r}, 'en', {work!r}, workers={workers})
 dt = time.perf_counter() - t
 c = stats['counts']
-result = [c['pages'] / dt, (c.get('mentions_resolved', 0) + c.get('mentions_unresolved', 0)) / dt]""")
+result = [c['pages'] / dt, (c.get('mentions_resolved', 0) + c.get('mentions_unresolved', 0)) / dt]""", cores=workers)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entities", type=int, default=20000)
+    parser.add_argument("--entities", type=int, default=10000)
     parser.add_argument("--pages", type=int, default=5000)
+    parser.add_argument("--only", choices=["wikidata", "wikipedia"], help="measure one step only")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="xlmk_prep_bench_")
-    small, large = os.path.join(tmp, "wd1.json.gz"), os.path.join(tmp, "wd10.json.gz")
-    write_wikidata(small, args.entities)
-    write_wikidata(large, 10 * args.entities)
-    print(f"# wikidata: {args.entities} entities ({os.path.getsize(small) / 1e6:.1f} MB gz) and 10x")
-    bare, _ = bare_wikidata(small)
-    one, rss1 = ours_wikidata(small, os.path.join(tmp, "w1"), 1)
-    two, _ = ours_wikidata(small, os.path.join(tmp, "w2"), 2)
-    _, rss10 = ours_wikidata(large, os.path.join(tmp, "w3"), 1)
-    print("| measurement | value |\n|---|---|")
-    print(f"| bare gzip + orjson.loads | {bare:.0f} entities/s |")
-    print(f"| wikidata step, 1 worker | {one:.0f} entities/s ({one / bare:.2f}x bare) |")
-    print(f"| wikidata step, 2 workers | {two:.0f} entities/s ({two / one:.2f}x one worker) |")
-    print(f"| peak RSS at N / 10N entities | {rss1:.0f} MB / {rss10:.0f} MB ({rss10 / rss1:.2f}x) |")
+    if args.only != "wikipedia":
+        per_core_entities = bench_wikidata(args, tmp)
+        print(f"# Wikidata, 110M entities, on 16 cores (realistic mix, 1-worker rate, assuming linear scaling): "
+              f"{110e6 / (16 * per_core_entities) / 3600:.1f} h")
+    if args.only != "wikidata":
+        per_core_pages = bench_wikipedia(args, tmp)
+        print(f"# English Wikipedia, 7M articles, on 16 cores (1-worker rate, assuming linear scaling): "
+              f"{7e6 / (16 * per_core_pages) / 3600:.1f} h")
 
-    # the wikipedia step resolves links through the wikidata step's sitelinks
+
+def bench_wikidata(args, tmp):
+    """Prints the wikidata table; returns the 1-worker rate on the realistic mix."""
+    print("| wikidata dump | bare gzip + orjson.loads | same with isal.igzip | 1 worker | 2 workers "
+          "| peak RSS at N / 10N |")
+    print("|---|---|---|---|---|---|")
+    for name, kept_share in (("realistic mix, 8 % kept", 0.08), ("worst case, every entity kept", 1.0)):
+        small, large = os.path.join(tmp, "wd1.json.gz"), os.path.join(tmp, "wd10.json.gz")
+        write_wikidata(small, args.entities, kept_share)
+        write_wikidata(large, 10 * args.entities, kept_share)
+        bare, _ = bare_wikidata(small)
+        bare_isal, _ = bare_wikidata(small, "isal.igzip")
+        one, rss1 = ours_wikidata(small, os.path.join(tmp, "w1"), 1)
+        two, _ = ours_wikidata(small, os.path.join(tmp, "w2"), 2)
+        _, rss10 = ours_wikidata(large, os.path.join(tmp, "w3"), 1)
+        print(f"| {name}: {args.entities} entities, {os.path.getsize(small) / 1e6:.1f} MB gz | {bare:.0f} ent/s "
+              f"| {bare_isal:.0f} ent/s | {one:.0f} ent/s ({one / bare:.2f}x bare, {one / bare_isal:.2f}x isal bare) | {two:.0f} ent/s ({two / one:.2f}x 1 worker) "
+              f"| {rss1:.0f} MB / {rss10:.0f} MB ({rss10 / rss1:.2f}x) |")
+        if kept_share < 1:
+            per_core_entities = one
+    return per_core_entities
+
+
+def bench_wikipedia(args, tmp):
+    """Prints the wikipedia table; returns the 1-worker pages/s."""
+    # the wikipedia step resolves links through the wikidata step's sitelinks: items "Entity i",
+    # about half with an English article
+    items = os.path.join(tmp, "wd_links.json.gz")
+    write_wikidata(items, 10 * args.pages, kept_share=1.0)
+    for work in ("p1", "p2", "p3"):
+        wikidata.run(items, LANGS, os.path.join(tmp, work))
     wiki_small, wiki_large = os.path.join(tmp, "en1.xml"), os.path.join(tmp, "en10.xml")
     write_wikipedia(wiki_small, args.pages)
     write_wikipedia(wiki_large, 10 * args.pages)
     print(f"# wikipedia: {args.pages} pages ({os.path.getsize(wiki_small) / 1e6:.1f} MB) and 10x")
     bare_p, _ = bare_wikipedia(wiki_small)
-    (p1, l1), rssp1 = ours_wikipedia(wiki_small, os.path.join(tmp, "w1"), 1)
-    (p2, l2), _ = ours_wikipedia(wiki_small, os.path.join(tmp, "w2"), 2)
-    _, rssp10 = ours_wikipedia(wiki_large, os.path.join(tmp, "w3"), 1)
+    (p1, l1), rssp1 = ours_wikipedia(wiki_small, os.path.join(tmp, "p1"), 1)
+    (p2, l2), _ = ours_wikipedia(wiki_small, os.path.join(tmp, "p2"), 2)
+    _, rssp10 = ours_wikipedia(wiki_large, os.path.join(tmp, "p3"), 1)
     print(f"| bare iterparse | {bare_p:.0f} pages/s |")
     print(f"| wikipedia step, 1 worker | {p1:.0f} pages/s, {l1:.0f} links/s ({p1 / bare_p:.3f}x bare) |")
     print(f"| wikipedia step, 2 workers | {p2:.0f} pages/s, {l2:.0f} links/s ({p2 / p1:.2f}x one worker) |")
     print(f"| peak RSS at N / 10N pages | {rssp1:.0f} MB / {rssp10:.0f} MB ({rssp10 / rssp1:.2f}x) |")
-    per_core_entities, per_core_pages = one, p1
-    print("# extrapolated on 16 cores, from the 1-worker rates (assuming linear scaling):")
-    print(f"#   Wikidata, 110M entities: {110e6 / (16 * per_core_entities) / 3600:.1f} h")
-    print(f"#   English Wikipedia, 7M articles: {7e6 / (16 * per_core_pages) / 3600:.1f} h")
+    return p1
 
 
 if __name__ == "__main__":
