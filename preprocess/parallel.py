@@ -5,7 +5,7 @@ import contextlib
 import mmap
 import multiprocessing
 
-SLOT_BYTES = 1 << 23  # a shared buffer holds one block of dump lines (4 MB chunks + a partial line)
+SLOT_BYTES = 1 << 22  # a shared buffer holds one block of dump lines (1 MB + a partial line)
 
 _slots = None  # in a worker process: the shared buffers, inherited from the parent
 
@@ -46,36 +46,56 @@ def _init_worker(slots, initializer, initargs):
 
 
 class _InSlot:
-    """Stands for a bytes item of ``size`` bytes in shared buffer ``slot``."""
+    """Stands for consecutive bytes items of the given ``sizes`` in shared buffer ``slot``."""
 
-    def __init__(self, slot, size):
-        self.slot, self.size = slot, size
+    def __init__(self, slot):
+        self.slot, self.sizes, self.used = slot, [], 0
 
 
 def _call(func, task):
-    if isinstance(task, _InSlot):
-        task = _slots[task.slot][:task.size]
-    return func(task)
+    """``func`` over the items of a task, a list of results."""
+    if not isinstance(task, _InSlot):
+        return [func(task)]
+    buffer, start, results = _slots[task.slot], 0, []
+    for size in task.sizes:
+        results.append(func(buffer[start:start + size]))
+        start += size
+    return results
 
 
 def _bounded_imap(pool, func, items, slots):
-    pending, free = collections.deque(), list(range(len(slots)))
+    """Bytes items are packed into a free shared buffer until it is full (one task: blocks
+    stay small, which keeps the allocator from fragmenting, and tasks stay few, which keeps
+    the pool's overhead down); other items go alone, through the pipe."""
+    pending, free, batch = collections.deque(), list(range(len(slots))), None
+
+    def submit(task):
+        pending.append((pool.apply_async(_call, (func, task)), task))
+
+    def collect():
+        result, task = pending.popleft()
+        values = result.get()
+        if isinstance(task, _InSlot):
+            free.append(task.slot)
+        return values
+
     for item in items:
-        slot = None
+        if batch is not None and not (isinstance(item, bytes) and batch.used + len(item) <= SLOT_BYTES):
+            submit(batch)
+            batch = None
         if isinstance(item, bytes) and len(item) <= SLOT_BYTES:
-            slot = free.pop()
-            slots[slot][:len(item)] = item
-            item = _InSlot(slot, len(item))
-        pending.append((pool.apply_async(_call, (func, item)), slot))
-        if len(pending) >= len(slots):
-            yield _collect(pending.popleft(), free)
+            if batch is None:
+                while not free:
+                    yield from collect()
+                batch = _InSlot(free.pop())
+            slots[batch.slot][batch.used:batch.used + len(item)] = item
+            batch.sizes.append(len(item))
+            batch.used += len(item)
+        else:
+            submit(item)
+        while len(pending) >= len(slots):
+            yield from collect()
+    if batch is not None:
+        submit(batch)
     while pending:
-        yield _collect(pending.popleft(), free)
-
-
-def _collect(task, free):
-    result, slot = task
-    value = result.get()
-    if slot is not None:
-        free.append(slot)
-    return value
+        yield from collect()

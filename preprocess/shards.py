@@ -21,6 +21,9 @@ from .dump_io import DumpError, open_dump, read_chunks, text_lines
 
 BZ2_STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
 SCAN = 1 << 20
+# Blocks of 1 MB: with 4 MB ones glibc's allocator fragmented the heap and peak memory grew
+# with the dump (63 -> 84 MB at 10x); at 1 MB it stays within 10 %, at the same speed.
+BLOCK_BYTES = 1 << 20
 
 
 def parse_shard(text):
@@ -133,7 +136,7 @@ def index_stream_offsets(dump, index):
     return offsets
 
 
-def read_range(path, start, end, block=1 << 22):
+def read_range(path, start, end, block=BLOCK_BYTES):
     """Raw bytes [start, end) of the file, in blocks."""
     with open(path, "rb") as f:
         f.seek(start)
@@ -208,7 +211,7 @@ def line_blocks(path, shard=(0, 1)):
     index, count = shard
     with contextlib.ExitStack() as stack:
         if count == 1:
-            chunks = read_chunks(stack.enter_context(open_dump(path)), path)
+            chunks = read_chunks(stack.enter_context(open_dump(path)), path, BLOCK_BYTES)
         else:
             chunks = shard_chunks(path, index, count)
         rest = b""

@@ -44,31 +44,30 @@ from .sorted_ids import contains
 from .wikidata_entity import EntityParser
 
 
-_worker = None  # (EntityParser, with_claims, the process's own sitelinks.sqlite)
+_worker = {}  # in a process that parses blocks: parser, with_claims, rows (path), db
 
 
 def _init_worker(languages, with_claims, directory):
     """Every worker process writes the sitelinks and labels of its blocks to a file of its
     own, rows-<pid>.sqlite in ``directory``, merged into the step's one when all are read:
     the inserts (the dearest writes) run in parallel, and only little goes back to the
-    reader process."""
-    global _worker
-    db = sitelinks_db.create(os.path.join(directory, f"rows-{os.getpid()}.sqlite"))
-    _worker = (EntityParser(languages), with_claims, db)
+    reader process. The file is created with the first block, so every file there is
+    complete: a worker stopped before its first block leaves none."""
+    _worker.update(parser=EntityParser(languages), with_claims=with_claims, db=None,
+                   rows=os.path.join(directory, f"rows-{os.getpid()}.sqlite"))
 
 
 def _close_worker():
     """Close the rows file of a run without worker processes (workers <= 1)."""
-    global _worker
-    if _worker is not None:
-        _worker[2].close()
-        _worker = None
+    if _worker.get("db") is not None:
+        _worker["db"].close()
+    _worker.clear()
 
 
 def _parse_block(block):
     """A block of dump lines -> its sitelinks and labels (into this process's rows file), and
     what the reader writes for it, already in its output form (text, int64 bytes)."""
-    parser, with_claims, db = _worker
+    parser, with_claims = _worker["parser"], _worker["with_claims"]
     items, kept, claims, sitelinks, labels = [], array("q"), array("q"), [], []
     properties, counts, skipped = {}, collections.Counter(), collections.Counter()
     for line in block.split(b"\n"):
@@ -91,8 +90,10 @@ def _parse_block(block):
                 claims.extend((qid, pid, target))
             sitelinks.extend((lang, title, qid) for lang, title in titles.items())
             labels.extend((lang, qid, text) for lang, text in local_labels.items())
-    sitelinks_db.add(db, sitelinks, labels)
-    db.commit()
+    if _worker["db"] is None:
+        _worker["db"] = sitelinks_db.create(_worker["rows"])
+    sitelinks_db.add(_worker["db"], sitelinks, labels)
+    _worker["db"].commit()
     counts["items_kept"] += len(kept)
     counts["sitelinks"] += len(sitelinks)
     return "".join(items), kept.tobytes(), claims.tobytes(), properties, counts, skipped

@@ -16,6 +16,7 @@ import gzip
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,13 @@ def main():
     parser.add_argument("--only", choices=["wikidata", "wikipedia"], help="measure one step only")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="xlmk_prep_bench_")
+    try:
+        run_benchmarks(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_benchmarks(args, tmp):
     if args.only != "wikipedia":
         per_core_entities = bench_wikidata(args, tmp)
         print(f"# Wikidata, 110M entities, on 16 cores (realistic mix, 1-worker rate, assuming linear scaling): "
@@ -216,7 +224,7 @@ def bench_wikipedia(args, tmp):
     # the wikipedia step resolves links through the wikidata step's sitelinks: items "Entity i",
     # about half with an English article
     items = os.path.join(tmp, "wd_links.json.gz")
-    write_wikidata(items, 10 * args.pages, kept_share=1.0)
+    write_wikidata(items, args.pages, kept_share=1.0)
     for work in ("p1", "p2", "p3"):
         wikidata.run(items, LANGS, os.path.join(tmp, work))
     wiki_small, wiki_large = os.path.join(tmp, "en1.xml"), os.path.join(tmp, "en10.xml")
