@@ -13,12 +13,12 @@ _slots = None  # in a worker process: the shared buffers, inherited from the par
 @contextlib.contextmanager
 def ordered_map(func, items, workers, initializer=None, initargs=()):
     """``func`` over ``items`` in ``workers`` processes (in this one when workers <= 1),
-    results in input order. At most two items per worker are in flight (``Pool.imap`` would
+    results in input order. At most two tasks per worker are in flight (``Pool.imap`` would
     read the whole input ahead of slow workers and hold it in memory). The pool is terminated
     when the block ends, also on an error, so a failing step leaves no worker behind.
 
-    A bytes item (a block of dump lines) goes to its worker through a buffer of shared
-    memory rather than a pipe: pickling it, the pipe and unpickling copied every byte of the
+    Bytes items (blocks of dump lines) go to the workers through buffers of shared memory,
+    several to a task, rather than through a pipe: pickling it, the pipe and unpickling copied every byte of the
     dump four times, the bulk of the cost of a second worker. The buffers are anonymous
     shared mappings that forked workers inherit, hence the "fork" start method (Linux).
     """

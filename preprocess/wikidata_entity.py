@@ -119,7 +119,9 @@ class EntityParser:
                   if link is not None and link.title}
         if not titles:
             return ("skip", "no_sitelink_in_languages")
-        claims, reasons = _item_claims(entity.claims) if with_claims and isinstance(entity.claims, dict) else ([], None)
+        claims, reasons = [], None
+        if with_claims and isinstance(entity.claims, dict):
+            claims, reasons = _item_claims(entity.claims)
         preferred = ("en", *sorted(titles))
         if not any(labels.get(lang) for lang in preferred):  # rare: fall back on any language's label
             labels = _all_labels(line) or labels

@@ -212,7 +212,8 @@ def bench_wikidata(args, tmp):
         two, _ = ours_wikidata(small, os.path.join(tmp, "w2"), 2)
         _, rss10 = ours_wikidata(large, os.path.join(tmp, "w3"), 1)
         print(f"| {name}: {args.entities} entities, {os.path.getsize(small) / 1e6:.1f} MB gz | {bare:.0f} ent/s "
-              f"| {bare_isal:.0f} ent/s | {one:.0f} ent/s ({one / bare:.2f}x bare, {one / bare_isal:.2f}x isal bare) | {two:.0f} ent/s ({two / one:.2f}x 1 worker) "
+              f"| {bare_isal:.0f} ent/s | {one:.0f} ent/s ({one / bare:.2f}x bare, {one / bare_isal:.2f}x isal bare) "
+              f"| {two:.0f} ent/s ({two / one:.2f}x 1 worker) "
               f"| {rss1:.0f} MB / {rss10:.0f} MB ({rss10 / rss1:.2f}x) |")
         if kept_share < 1:
             per_core_entities = one
