@@ -49,7 +49,7 @@ class _InSlot:
     """Stands for consecutive bytes items of the given ``sizes`` in shared buffer ``slot``."""
 
     def __init__(self, slot):
-        self.slot, self.sizes, self.used = slot, [], 0
+        self.slot, self.sizes = slot, []
 
 
 def _call(func, task):
@@ -80,17 +80,17 @@ def _bounded_imap(pool, func, items, slots):
         return values
 
     for item in items:
-        if batch is not None and not (isinstance(item, bytes) and batch.used + len(item) <= SLOT_BYTES):
+        used = sum(batch.sizes) if batch is not None else 0
+        if batch is not None and not (isinstance(item, bytes) and used + len(item) <= SLOT_BYTES):
             submit(batch)
             batch = None
         if isinstance(item, bytes) and len(item) <= SLOT_BYTES:
             if batch is None:
                 while not free:
                     yield from collect()
-                batch = _InSlot(free.pop())
-            slots[batch.slot][batch.used:batch.used + len(item)] = item
+                batch, used = _InSlot(free.pop()), 0
+            slots[batch.slot][used:used + len(item)] = item
             batch.sizes.append(len(item))
-            batch.used += len(item)
         else:
             submit(item)
         while len(pending) >= len(slots):

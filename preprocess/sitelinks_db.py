@@ -9,9 +9,10 @@ complete, so it goes without a rollback journal.
 
 import sqlite3
 
+# table: (columns, primary key, the column a conflict keeps the smaller of)
 _TABLES = {
-    "sitelinks": ("(lang TEXT, title TEXT, qid INTEGER, PRIMARY KEY (lang, title))", "qid"),
-    "labels": ("(lang TEXT, qid INTEGER, label TEXT, PRIMARY KEY (lang, qid))", "label"),
+    "sitelinks": ("lang TEXT, title TEXT, qid INTEGER", "lang, title", "qid"),
+    "labels": ("lang TEXT, qid INTEGER, label TEXT", "lang, qid", "label"),
 }
 
 
@@ -20,13 +21,13 @@ def create(path):
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
-    for table, (columns, _) in _TABLES.items():
-        db.execute(f"CREATE TABLE {table} {columns} WITHOUT ROWID")
+    for table, (columns, key, _) in _TABLES.items():
+        db.execute(f"CREATE TABLE {table} ({columns}, PRIMARY KEY ({key})) WITHOUT ROWID")
     return db
 
 
 def _upsert(table, source):
-    value = _TABLES[table][1]
+    value = _TABLES[table][2]
     return f"INSERT INTO {table} {source} ON CONFLICT DO UPDATE SET {value} = min({value}, excluded.{value})"
 
 
@@ -39,8 +40,7 @@ def add(db, sitelinks=(), labels=()):
 def add_file(db, path):
     """Add every row of another sitelinks.sqlite (a worker's, a shard's), in key order."""
     db.execute("ATTACH DATABASE ? AS other", (path,))
-    for table in _TABLES:
-        key = "lang, title" if table == "sitelinks" else "lang, qid"
+    for table, (_, key, _) in _TABLES.items():
         # "WHERE true": sqlite's parser needs it between INSERT ... SELECT and ON CONFLICT
         db.execute(_upsert(table, f"SELECT * FROM other.{table} WHERE true ORDER BY {key}"))
     db.commit()

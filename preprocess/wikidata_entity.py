@@ -109,16 +109,15 @@ class EntityParser:
         if not ident:
             return ("skip", "missing_id")
         number = _number(ident, "P" if kind == "property" else "Q")
-        labels = {lang: text.value for lang, text in zip(self.label_languages, _fields(entity.labels))
-                  if text is not None and text.value}
         if kind == "property" and number is not None:
-            return ("property", number, best_label(labels, ("en",)))
+            return ("property", number, best_label(self._labels(entity), ("en",)))
         if kind != "item" or number is None:
             return ("skip", "not_an_item")
         titles = {lang: link.title for lang, link in zip(self.site_languages, _fields(entity.sitelinks))
                   if link is not None and link.title}
-        if not titles:
+        if not titles:  # most of a real dump: nothing more is read from these
             return ("skip", "no_sitelink_in_languages")
+        labels = self._labels(entity)
         claims, reasons = [], None
         if with_claims and isinstance(entity.claims, dict):
             claims, reasons = _item_claims(entity.claims)
@@ -128,6 +127,10 @@ class EntityParser:
         local = {lang: clean(labels.get(lang) or "") for lang in self.languages}
         return ("item", number, best_label(labels, preferred), titles, claims, reasons,
                 {k: v for k, v in local.items() if v})
+
+    def _labels(self, entity):
+        return {lang: text.value for lang, text in zip(self.label_languages, _fields(entity.labels))
+                if text is not None and text.value}
 
 
 def _item_claims(groups):
