@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import zlib
 
 from isal import igzip
@@ -44,13 +45,44 @@ def read_chunks(stream, path, size=1 << 22):
         raise DumpError(f"{path}: the compressed stream is damaged or truncated ({e})") from None
 
 
-def file_fingerprint(path):
-    """Size and sha256 of an input file, for the manifest."""
+def file_fingerprint(path, stop=None):
+    """Size and sha256 of an input file, for the manifest (None once ``stop`` is set)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
+            if stop is not None and stop.is_set():
+                return None
             h.update(block)
     return {"path": os.path.abspath(path), "bytes": os.path.getsize(path), "sha256": h.hexdigest()}
+
+
+@contextlib.contextmanager
+def fingerprints_in_background(paths):
+    """The fingerprints of ``paths``, computed in a thread while a step reads the files
+    (hashlib lets go of the GIL): on a real dump the checksum takes minutes of a core, which
+    then overlap the parsing instead of following it. Yields a function that waits for them
+    (a list); leaving the block stops the thread."""
+    stop, outcome = threading.Event(), {}
+
+    def run():
+        try:
+            outcome["fingerprints"] = [file_fingerprint(path, stop) for path in paths]
+        except Exception as e:  # noqa: BLE001 -- raised in the thread that waits
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, name="fingerprints", daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["fingerprints"]
+
+    try:
+        yield wait
+    finally:
+        stop.set()
 
 
 @contextlib.contextmanager

@@ -21,8 +21,8 @@ from .dump_io import DumpError, open_dump, read_chunks, text_lines
 
 BZ2_STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
 SCAN = 1 << 20
-# Blocks of 1 MB: with 4 MB ones glibc's allocator fragmented the heap and peak memory grew
-# with the dump (63 -> 84 MB at 10x); at 1 MB it stays within 10 %, at the same speed.
+# Reads of 1 MB: glibc's allocator reuses the memory of one for the next (with 4 MB ones
+# peak memory grew with the dump, 63 -> 84 MB at 10x).
 BLOCK_BYTES = 1 << 20
 
 
@@ -205,25 +205,15 @@ def shard_chunks(path, index, count, boundary=None, lines=True, stream_offsets=N
             yield out
 
 
-def line_blocks(path, shard=(0, 1)):
-    """The decompressed dump (or shard I of N of it) in blocks of whole lines, each ending
-    with a newline (the last one may lack it): what worker processes split and parse."""
+def dump_chunks(path, shard=(0, 1)):
+    """The decompressed dump, or shard I of N of it, in chunks of any size (what
+    ``parallel.map_line_blocks`` packs into blocks of lines)."""
     index, count = shard
-    with contextlib.ExitStack() as stack:
-        if count == 1:
-            chunks = read_chunks(stack.enter_context(open_dump(path)), path, BLOCK_BYTES)
-        else:
-            chunks = shard_chunks(path, index, count)
-        rest = b""
-        for chunk in chunks:
-            cut = chunk.rfind(b"\n") + 1
-            if cut == 0:
-                rest += chunk
-                continue
-            yield b"".join((rest, memoryview(chunk)[:cut])) if rest else chunk[:cut]  # one copy, not two
-            rest = chunk[cut:]
-        if rest:
-            yield rest
+    if count > 1:
+        yield from shard_chunks(path, index, count)
+        return
+    with contextlib.closing(open_dump(path)) as stream:
+        yield from read_chunks(stream, path, BLOCK_BYTES)
 
 
 def finished_shards(dirs, what):

@@ -22,8 +22,8 @@ from tqdm import tqdm
 from . import ntriples, sitelinks_db
 from .dump_io import DumpError
 from .labels import clean
-from .parallel import ordered_map
-from .shards import line_blocks
+from .parallel import map_line_blocks
+from .shards import dump_chunks
 from .sorted_ids import contains
 
 _ITEM = re.compile(rb"http://www\.wikidata\.org/entity/Q([0-9]+)")
@@ -52,12 +52,12 @@ def _is_kept(qids):
     return contains(_kept, qids)
 
 
-def _read_block(block):
+def _read_block(lines):
     """One block of lines -> (claims of kept items [n, 3], label rows, property labels,
     counts, skip counts)."""
     claims, somevalue, labels, properties = [], [], {}, {}
-    lines, property_labels, skipped = 0, 0, collections.Counter()
-    for line in block.split(b"\n"):
+    line_count, property_labels, skipped = 0, 0, collections.Counter()
+    for line in lines:
         try:
             triple = ntriples.parse(line)
         except ntriples.Malformed:
@@ -65,7 +65,7 @@ def _read_block(block):
             continue
         if triple is None:
             continue
-        lines += 1
+        line_count += 1
         subject, predicate, obj, kind, lang = triple
         if predicate == LABEL:
             if kind != ntriples.LITERAL:
@@ -96,7 +96,7 @@ def _read_block(block):
         if text:
             label_rows.append((lang, qid, text))
     properties = {pid: text for pid, raw in properties.items() if (text := _text(raw, skipped))}
-    return claims, label_rows, properties, {"truthy_lines": lines, "property_labels": property_labels}, +skipped
+    return claims, label_rows, properties, {"truthy_lines": line_count, "property_labels": property_labels}, +skipped
 
 
 def _text(raw, skipped):
@@ -107,21 +107,27 @@ def _text(raw, skipped):
         return ""
 
 
-def _checked(blocks, path, first_shard):
-    """The blocks, once the first line that is not blank shows an N-Triples dump."""
-    started = False
-    for block in blocks:
+def _checked(chunks, path, first_shard):
+    """The decompressed chunks, once the first line that is not blank shows an N-Triples dump."""
+    started, head = False, b""  # head: the start of a line not yet complete
+    for chunk in chunks:
         if not started:
-            for line in block.split(b"\n"):
-                try:
-                    started = ntriples.parse(line) is not None
-                except ntriples.Malformed:
-                    raise DumpError(f"{path}: not an N-Triples dump (line {line[:80]!r})") from None
-                if started:
-                    break
-        yield block
-    if not started and first_shard:
+            *lines, head = (head + chunk).split(b"\n")
+            started = _first_triple(lines, path)
+        yield chunk
+    if not started and not _first_triple([head], path) and first_shard:
         raise DumpError(f"{path}: no triples in the file")
+
+
+def _first_triple(lines, path):
+    """Whether ``lines`` hold a triple (before it, only blank or comment lines)."""
+    for line in lines:
+        try:
+            if ntriples.parse(line) is not None:
+                return True
+        except ntriples.Malformed:
+            raise DumpError(f"{path}: not an N-Triples dump (line {line[:80]!r})") from None
+    return False
 
 
 def read(path, kept, label_languages, workers, shard, claims_file, db, counts, skipped, properties):
@@ -129,8 +135,8 @@ def read(path, kept, label_languages, workers, shard, claims_file, db, counts, s
     are appended to ``claims_file`` (int64 subject, property, object), their labels in
     ``label_languages`` go into the labels table of ``db``, English property labels into
     ``properties``; ``counts`` and ``skipped`` are added to."""
-    blocks = _checked(line_blocks(path, shard), path, shard[0] == 0)
-    with ordered_map(_read_block, blocks, workers, _init_worker, (kept, label_languages)) as results, \
+    chunks = _checked(dump_chunks(path, shard), path, shard[0] == 0)
+    with map_line_blocks(_read_block, chunks, workers, _init_worker, (kept, label_languages)) as results, \
             tqdm(desc="truthy triples", unit=" lines", unit_scale=True) as bar:
         for claims, label_rows, block_properties, block_counts, block_skipped in results:
             claims.tofile(claims_file)

@@ -36,10 +36,10 @@ import numpy as np
 from tqdm import tqdm
 
 from . import sitelinks_db, sitelinks_sql, truthy as truthy_dump
-from .dump_io import DumpError, atomic_dir, file_fingerprint, write_json
+from .dump_io import DumpError, atomic_dir, fingerprints_in_background, write_json
 from .labels import best_label
-from .parallel import ordered_map
-from .shards import concatenate, finished_shards, line_blocks, merged_stats
+from .parallel import map_line_blocks
+from .shards import concatenate, dump_chunks, finished_shards, merged_stats
 from .sorted_ids import contains
 from .wikidata_entity import EntityParser
 
@@ -64,13 +64,13 @@ def _close_worker():
     _worker.clear()
 
 
-def _parse_block(block):
+def _parse_block(lines):
     """A block of dump lines -> its sitelinks and labels (into this process's rows file), and
     what the reader writes for it, already in its output form (text, int64 bytes)."""
     parser, with_claims = _worker["parser"], _worker["with_claims"]
     items, kept, claims, sitelinks, labels = [], array("q"), array("q"), [], []
     properties, counts, skipped = {}, collections.Counter(), collections.Counter()
-    for line in block.split(b"\n"):
+    for line in lines:
         record = parser.parse(line, with_claims)
         if record is None:
             continue
@@ -99,19 +99,19 @@ def _parse_block(block):
     return "".join(items), kept.tobytes(), claims.tobytes(), properties, counts, skipped
 
 
-def _json_blocks(path, shard):
-    """The dump's line blocks, once its first line shows a Wikidata JSON dump."""
+def _json_chunks(path, shard):
+    """The dump's decompressed chunks, once its first bytes show a Wikidata JSON dump."""
     index = shard[0]
     started = False
-    for block in line_blocks(path, shard):
+    for chunk in dump_chunks(path, shard):
         if not started:
-            head = block.lstrip(b"\xef\xbb\xbf").lstrip()
+            head = chunk.lstrip(b"\xef\xbb\xbf").lstrip()
             if not head:
                 continue
-            if head[:1] not in ((b"[", b"{") if index == 0 else (b"{",)):
+            if head[:1] not in ((b"[", b"{") if index == 0 else (b"{", b"]")):
                 raise DumpError(f"{path}: not a Wikidata JSON dump (it does not start with '[')")
             started = True
-        yield block
+        yield chunk
     if not started and index == 0:
         raise DumpError(f"{path}: no entities in the file")
 
@@ -177,7 +177,9 @@ def _read(sources, languages, tmp, workers, shard):
     counts, skipped = collections.Counter(), collections.Counter()
     properties = {}
     db = sitelinks_db.create(os.path.join(tmp, "sitelinks.sqlite"))
-    with open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
+    inputs = [p for p in (dump, truthy, *sql) if p] if shard[0] == 0 else []
+    with fingerprints_in_background(inputs) as fingerprints, \
+            open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
             open(os.path.join(tmp, "claims.bin"), "wb") as claims:
         if dump:
             kept = _read_json(dump, languages, workers, shard, tmp, db, items, None if truthy else claims,
@@ -189,10 +191,10 @@ def _read(sources, languages, tmp, workers, shard):
         if truthy:
             label_languages = () if dump else tuple(sorted({*languages, "en"}))
             truthy_dump.read(truthy, kept, label_languages, workers, shard, claims, db, counts, skipped, properties)
+        inputs = fingerprints() or None
     db.commit()
     db.close()
     write_json(os.path.join(tmp, "properties.json"), {f"P{k}": v for k, v in properties.items()})
-    inputs = [file_fingerprint(p) for p in (dump, truthy, *sql) if p] if shard[0] == 0 else None
     stats = {"languages": list(languages),
              "sources": {"items": "json" if dump else "wb_items_per_site", "triples": "truthy" if truthy else "json"},
              "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
@@ -207,8 +209,8 @@ def _read_json(dump, languages, workers, shard, tmp, db, items, claims_file, cou
     kept = array("q")
     rows_dir = os.path.join(tmp, "rows")
     os.mkdir(rows_dir)
-    with ordered_map(_parse_block, _json_blocks(dump, shard), workers, _init_worker,
-                     (languages, claims_file is not None, rows_dir)) as results, \
+    with map_line_blocks(_parse_block, _json_chunks(dump, shard), workers, _init_worker,
+                         (languages, claims_file is not None, rows_dir)) as results, \
             tqdm(desc="wikidata entities", unit=" ent", unit_scale=True) as bar:
         for item_lines, kept_ids, claim_ids, block_properties, block_counts, block_skipped in results:
             items.write(item_lines)

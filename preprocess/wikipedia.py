@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 import orjson
 from tqdm import tqdm
 
-from .dump_io import DumpError, atomic_dir, file_fingerprint, open_dump, read_chunks, write_json
+from .dump_io import DumpError, atomic_dir, fingerprints_in_background, open_dump, read_chunks, write_json
 from .parallel import ordered_map
 from .shards import (concatenate, decompress_streams, finished_shards, index_stream_offsets, merged_stats,
                      read_range, shard_chunks)
@@ -295,7 +295,8 @@ def _read(dump, lang, tmp, workers, shard, stream_offsets=None):
         raise DumpError(f"{dump}: no <siteinfo> before the first page")
     first_letter = siteinfo["case"] == "first-letter"
     namespaces = [name for key, name in siteinfo["namespaces"].items() if key != 0]
-    with open(os.path.join(tmp, "converted.jsonl"), "wb") as converted, \
+    with fingerprints_in_background([dump] if shard[0] == 0 else []) as fingerprints, \
+            open(os.path.join(tmp, "converted.jsonl"), "wb") as converted, \
             open(os.path.join(tmp, "redirects.tsv"), "w", encoding="utf-8") as redirects:
         chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
         with ordered_map(_convert_chunk, chunks, workers, _init_worker, (namespaces,)) as results, \
@@ -308,11 +309,12 @@ def _read(dump, lang, tmp, workers, shard, stream_offsets=None):
                     converted.write(orjson.dumps({"id": page["id"], "title": page["title"],
                                                   "text": text, "links": links}) + b"\n")
                 bar.update(len(chunk))
+        inputs = fingerprints()
     if invalid[0]:
         skipped["invalid_utf8_replaced"] = invalid[0]
     stats = {"lang": lang, "dbname": siteinfo["dbname"], "case": siteinfo["case"],
              "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
-             "input": file_fingerprint(dump) if shard[0] == 0 else None}
+             "input": inputs[0] if inputs else None}
     write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
 

@@ -1,4 +1,4 @@
-"""preprocess.parallel.ordered_map: results in input order, whatever way the items travel."""
+"""preprocess.parallel: results in input order; line blocks give every line once, whole."""
 
 import os
 
@@ -8,29 +8,70 @@ from preprocess import parallel
 
 
 def describe(item):
-    return os.getpid(), len(item), bytes(item[:3]) if isinstance(item, bytes) else item
+    return os.getpid(), item
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_results_keep_the_input_order(workers, monkeypatch):
-    monkeypatch.setattr(parallel, "SLOT_BYTES", 1000)
-    # small blocks go through the shared buffers, a block too big for one through the pipe,
-    # other items (the wikipedia step's page lists) through the pipe
-    items = [bytes([i % 256]) * (10 + i) for i in range(40)] + [b"x" * 5000, ["a", "b"], b"end"]
+def test_ordered_map_keeps_the_input_order(workers):
+    items = [["page", i] for i in range(30)]
     with parallel.ordered_map(describe, iter(items), workers) as results:
         out = list(results)
-    assert [(n, head) for _, n, head in out] == [
-        (len(x), x[:3] if isinstance(x, bytes) else x) for x in items]
-    assert (len({pid for pid, _, _ in out} - {os.getpid()}) > 0) == (workers > 1)
+    assert [item for _, item in out] == items
+    assert (len({pid for pid, _ in out} - {os.getpid()}) > 0) == (workers > 1)
 
 
-def fail_on(item):
-    if item == b"bad":
+def block_lines(lines):
+    return os.getpid(), list(lines)
+
+
+def chunked(data, size):
+    return (data[i:i + size] for i in range(0, len(data), size))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("chunk_size", [1, 7, 100, 5000])
+def test_line_blocks_give_every_line_once_in_order(workers, chunk_size, monkeypatch):
+    monkeypatch.setattr(parallel, "BUFFER_BYTES", 64)
+    # short lines, a blank one, lines longer than a buffer (they go through the pipe), a
+    # line exactly a buffer long, and a last line without its newline
+    lines = [b"line %d" % i for i in range(40)] + [b"", b"x" * 200, b"y" * 63, b"z" * 64, b"tail" * 30, b"end"]
+    data = b"\n".join(lines)
+    with parallel.map_line_blocks(block_lines, chunked(data, chunk_size), workers) as results:
+        blocks = list(results)
+    assert [line for _, block in blocks for line in block] == lines
+    assert len(blocks) > 5  # the lines were spread over several blocks
+    assert (len({pid for pid, _ in blocks} - {os.getpid()}) > 0) == (workers > 1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_line_blocks_of_nothing(workers):
+    with parallel.map_line_blocks(block_lines, iter([b"", b""]), workers) as results:
+        assert list(results) == []
+
+
+def fail_on_bad(lines):
+    lines = list(lines)
+    if b"bad" in lines:
         raise ValueError("bad block")
-    return item
+    return lines
 
 
-def test_a_failing_item_raises_and_stops_the_workers():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_block_raises_and_stops_the_workers(workers, monkeypatch):
+    monkeypatch.setattr(parallel, "BUFFER_BYTES", 16)
+    chunks = iter([b"a\nb\n", b"bad\n", b"c\n"] * 10)
     with pytest.raises(ValueError, match="bad block"):
-        with parallel.ordered_map(fail_on, iter([b"a", b"bad", b"c"] * 5), 2) as results:
+        with parallel.map_line_blocks(fail_on_bad, chunks, workers) as results:
+            list(results)
+    assert parallel._buffers is None
+
+
+def failing_chunks():
+    yield b"a\nb\n"
+    raise OSError("the stream broke")
+
+
+def test_an_error_while_reading_reaches_the_caller():
+    with pytest.raises(OSError, match="the stream broke"):
+        with parallel.map_line_blocks(block_lines, failing_chunks(), 2) as results:
             list(results)
