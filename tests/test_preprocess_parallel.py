@@ -75,3 +75,13 @@ def test_an_error_while_reading_reaches_the_caller():
     with pytest.raises(OSError, match="the stream broke"):
         with parallel.map_line_blocks(block_lines, failing_chunks(), 2) as results:
             list(results)
+
+
+def niceness(lines):
+    list(lines)
+    return os.nice(0)
+
+
+def test_workers_run_at_a_lower_priority_than_the_reader():
+    with parallel.map_line_blocks(niceness, iter([b"a\n"]), 2) as results:
+        assert list(results) == [min(os.nice(0) + parallel.WORKER_NICENESS, 19)]

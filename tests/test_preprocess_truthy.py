@@ -10,7 +10,7 @@ import pytest
 from dump_fixtures import (MALFORMED_LINES, NT_ODD_LINES, WB_ITEMS_PER_SITE_COLUMNS, escaped_wikidata, item,
                            mysql_dump_text, small_wikidata, truthy_dump_text, wb_items_per_site_text,
                            wikidata_dump_text, write)
-from preprocess import mysql_dump, ntriples, sitelinks_sql
+from preprocess import mysql_dump, ntriples, parallel, shards, sitelinks_sql
 from preprocess.cli import main
 from test_preprocess_wikidata import read_outputs
 
@@ -104,6 +104,16 @@ def test_sql_rows_cut_by_the_read_chunks(tmp_path, monkeypatch):
     whole = sql_route(tmp_path / "whole")
     monkeypatch.setattr(sitelinks_sql, "CHUNK_BYTES", 5)  # every row and statement crosses chunks
     assert sql_route(tmp_path / "small")[:4] == whole[:4]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_triples_cut_by_the_reads_and_the_buffers(tmp_path, monkeypatch, workers):
+    """Reads of 5 bytes (the format check sees its first triple in pieces) and buffers of a
+    few lines: the same outputs as whole-file reads."""
+    whole = sql_route(tmp_path / "whole")
+    monkeypatch.setattr(shards, "BLOCK_BYTES", 5)
+    monkeypatch.setattr(parallel, "BUFFER_BYTES", 300)
+    assert sql_route(tmp_path / "cut", workers=workers)[:4] == whole[:4]
 
 
 @pytest.mark.parametrize("compression", [None, "bz2-multistream"])

@@ -1,5 +1,6 @@
 """xlmk-preprocess wikidata on generated dumps in the real format."""
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from dump_fixtures import MALFORMED_LINES, item, small_wikidata, wikidata_dump_text, write
+from preprocess import parallel, shards
 from preprocess.sites import wikipedia_language
 from preprocess.cli import main
 
@@ -59,6 +61,23 @@ def test_results_do_not_depend_on_the_number_of_workers(tmp_path):
         main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(work), "--workers", str(workers)])
         outs.append(read_outputs(work)[:4])
     assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_lines_cut_by_the_reads_and_the_buffers(tmp_path, monkeypatch, workers):
+    """Reads of 7 bytes and buffers shorter than some entity lines (those go through the
+    pipe): the same outputs as whole-file reads, and the input's checksum in the stats."""
+    dump = write(tmp_path / "d.json", wikidata_dump_text(small_wikidata() * 3, MALFORMED_LINES), "bz2")
+    main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(tmp_path / "whole")])
+    monkeypatch.setattr(shards, "BLOCK_BYTES", 7)
+    monkeypatch.setattr(parallel, "BUFFER_BYTES", 700)
+    assert max(len(line) for line in wikidata_dump_text(small_wikidata(), ()).splitlines()) > 700
+    assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(tmp_path / "cut"),
+                 "--workers", str(workers)]) == 0
+    whole, cut = read_outputs(tmp_path / "whole"), read_outputs(tmp_path / "cut")
+    assert cut[:4] == whole[:4] and cut[4]["skipped"] == whole[4]["skipped"]
+    with open(dump, "rb") as f:
+        assert cut[4]["input"]["sha256"] == hashlib.sha256(f.read()).hexdigest()
 
 
 def test_sitelink_site_ids():
@@ -127,6 +146,21 @@ def test_shards_put_together_equal_the_unsharded_run(tmp_path, compression, coun
                      "--shard", f"{i}/{count}"]) == 0
     assert main(["wikidata", "--out", str(sharded), "--merge-shards", str(count)]) == 0
     assert read_outputs(whole) == read_outputs(sharded)
+
+
+def test_a_shard_holding_only_the_closing_bracket(tmp_path):
+    dump = write(tmp_path / "d.json", wikidata_dump_text(small_wikidata() * 2, MALFORMED_LINES))
+    count = 60
+    cuts = shards.cut_points(dump, count)
+    data = open(dump, "rb").read()
+    assert b"]\n" in [data[a:b] for a, b in zip(cuts, cuts[1:])]
+    whole, sharded = tmp_path / "whole", tmp_path / "sharded"
+    assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(whole)]) == 0
+    for i in range(count):
+        assert main(["wikidata", "--dump", dump, "--langs", "en,de", "--out", str(sharded),
+                     "--shard", f"{i}/{count}"]) == 0
+    assert main(["wikidata", "--out", str(sharded), "--merge-shards", str(count)]) == 0
+    assert read_outputs(whole)[:4] == read_outputs(sharded)[:4]
 
 
 def test_gzip_dump_cannot_be_sharded(tmp_path, capsys):
