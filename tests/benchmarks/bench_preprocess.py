@@ -1,22 +1,26 @@
 """Preprocessing throughput and memory on synthetic dumps in the real formats.
 
-Wikidata: entities/s of `xlmk-preprocess wikidata` (1 and 2 workers) against a bare
-decompress + orjson.loads loop over the same file; peak RSS at N and 10 N entities.
+Wikidata: entities/s of `xlmk-preprocess wikidata` with 1 worker against a bare decompress +
+orjson.loads loop over the same file; 2 workers against 1 on the 10 N dump (the longer run is
+the nearer to a real dump's hours: start-up and the final merge weigh less), alternating runs;
+peak RSS at N and 10 N entities.
 Wikipedia: pages/s and links/s (1 and 2 workers) against a bare ElementTree iterparse pass;
 peak RSS at N and 10 N pages. Each measurement runs in its own process (peak RSS is that
 process's, workers included); it runs on as many CPU cores as it has workers (the
 baselines on one), so "per worker" means per core. Ends with an extrapolation to full dumps
 on 16 cores.
 
-    python tests/benchmarks/bench_preprocess.py [--entities 20000] [--pages 5000]
+    python tests/benchmarks/bench_preprocess.py [--entities 10000] [--pages 5000] [--rounds 3] [--only wikidata]
 """
 
 import argparse
+import bz2
 import gzip
 import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,6 +157,30 @@ stats = wikidata.run({path!r}, {LANGS!r}, {work!r}, workers={workers})
 result = stats['counts']['entities'] / (time.perf_counter() - t)""", cores=workers)
 
 
+def reader_alone(path, count, reader="shards.dump_chunks"):
+    """Items/s of the reader process's part alone (``reader``: decompressing; for the
+    wikipedia step also the XML parse): what one process delivers at most, whatever its
+    number of workers (``count`` items in the file)."""
+    result, _ = measure(f"""
+from preprocess import shards, wikipedia
+t = time.perf_counter()
+for _ in {reader}({path!r}):
+    pass
+result = time.perf_counter() - t""")
+    return count / result
+
+
+def recompress_bz2(path, out):
+    """The same dump as a .bz2 file (what sharded runs read)."""
+    with open_plain(path) as src, bz2.open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 22)
+    return out
+
+
+def open_plain(path):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
 def bare_wikipedia(path):
     return measure(f"""
 import xml.etree.ElementTree as ET
@@ -177,6 +205,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entities", type=int, default=10000)
     parser.add_argument("--pages", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="wikidata: 2-worker runs, each between two 1-worker runs")
     parser.add_argument("--only", choices=["wikidata", "wikipedia"], help="measure one step only")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="xlmk_prep_bench_")
@@ -187,20 +216,46 @@ def main():
 
 
 def run_benchmarks(args, tmp):
+    """The tables, then hours for full dumps on 16 cores: 16 workers in one process cannot go
+    faster than its one reader decompresses; 16 shards each decompress their own part, and
+    go at the rate of a 1-worker run on the .bz2 dump (or of the parsing, if slower)."""
     if args.only != "wikipedia":
-        per_core_entities = bench_wikidata(args, tmp)
-        print(f"# Wikidata, 110M entities, on 16 cores (realistic mix, 1-worker rate, assuming linear scaling): "
-              f"{110e6 / (16 * per_core_entities) / 3600:.1f} h")
+        wd = bench_wikidata(args, tmp)
+        print(f"# Wikidata, 110M entities (realistic mix), 16 cores: one process on the .gz, 16 workers: "
+              f">= {hours(110e6, min(16 * wd['one'], wd['reader']))} h (its reader's inflating alone: {wd['reader']:.0f} ent/s; "
+              f"the workers alone: {hours(110e6, 16 * wd['one'])} h); 16 shards of the .bz2: "
+              f"{hours(110e6, 16 * wd['bz2_shard'])} h ({wd['bz2_shard']:.0f} ent/s per shard)")
     if args.only != "wikidata":
-        per_core_pages = bench_wikipedia(args, tmp)
-        print(f"# English Wikipedia, 7M articles, on 16 cores (1-worker rate, assuming linear scaling): "
-              f"{7e6 / (16 * per_core_pages) / 3600:.1f} h")
+        wp = bench_wikipedia(args, tmp)
+        print(f"# English Wikipedia, 7M articles, 16 cores: one process on the .bz2, 16 workers: "
+              f">= {hours(7e6, min(16 * wp['one'], wp['reader']))} h (its reader's part alone: {wp['reader']:.0f} pages/s); "
+              f"16 shards of the .bz2: {hours(7e6, 16 * wp['bz2_shard'])} h ({wp['bz2_shard']:.0f} pages/s per shard)")
+
+
+def hours(count, rate):
+    return f"{count / rate / 3600:.1f}"
+
+
+def two_workers_against_one(path, work, rounds):
+    """Runs with 1, 2, 1, 2, ..., 1 workers; each 2-worker rate against the mean of the
+    1-worker rates on either side of it, because this machine's speed drifts (up to 1.5x)
+    over times longer than a run. Returns the ratios and the 1-worker runs' peak RSS."""
+    ones, twos, rss = [], [], []
+    for run in range(2 * rounds + 1):
+        workers = 1 + run % 2
+        rate, peak = ours_wikidata(path, work, workers)
+        if workers == 1:
+            ones.append(rate)
+            rss.append(peak)
+        else:
+            twos.append(rate)
+    return [two / ((a + b) / 2) for two, a, b in zip(twos, ones, ones[1:])], max(rss)
 
 
 def bench_wikidata(args, tmp):
     """Prints the wikidata table; returns the 1-worker rate on the realistic mix."""
-    print("| wikidata dump | bare gzip + orjson.loads | same with isal.igzip | 1 worker | 2 workers "
-          "| peak RSS at N / 10N |")
+    print("| wikidata dump | bare gzip + orjson.loads | same with isal.igzip | 1 worker "
+          f"| 2 workers vs 1, on the 10N dump (median of {args.rounds}) | peak RSS at N / 10N |")
     print("|---|---|---|---|---|---|")
     for name, kept_share in (("realistic mix, 8 % kept", 0.08), ("worst case, every entity kept", 1.0)):
         small, large = os.path.join(tmp, "wd1.json.gz"), os.path.join(tmp, "wd10.json.gz")
@@ -209,15 +264,15 @@ def bench_wikidata(args, tmp):
         bare, _ = bare_wikidata(small)
         bare_isal, _ = bare_wikidata(small, "isal.igzip")
         one, rss1 = ours_wikidata(small, os.path.join(tmp, "w1"), 1)
-        two, _ = ours_wikidata(small, os.path.join(tmp, "w2"), 2)
-        _, rss10 = ours_wikidata(large, os.path.join(tmp, "w3"), 1)
+        ratios, rss10 = two_workers_against_one(large, os.path.join(tmp, "w2"), args.rounds)
         print(f"| {name}: {args.entities} entities, {os.path.getsize(small) / 1e6:.1f} MB gz | {bare:.0f} ent/s "
               f"| {bare_isal:.0f} ent/s | {one:.0f} ent/s ({one / bare:.2f}x bare, {one / bare_isal:.2f}x isal bare) "
-              f"| {two:.0f} ent/s ({two / one:.2f}x 1 worker) "
+              f"| {statistics.median(ratios):.2f}x ({', '.join(f'{r:.2f}' for r in ratios)}) "
               f"| {rss1:.0f} MB / {rss10:.0f} MB ({rss10 / rss1:.2f}x) |")
         if kept_share < 1:
-            per_core_entities = one
-    return per_core_entities
+            estimate = {"one": one, "reader": reader_alone(small, args.entities + 1),
+                        "bz2_shard": ours_wikidata(recompress_bz2(small, small + ".bz2"), os.path.join(tmp, "wb"), 1)[0]}
+    return estimate
 
 
 def bench_wikipedia(args, tmp):
@@ -226,7 +281,7 @@ def bench_wikipedia(args, tmp):
     # about half with an English article
     items = os.path.join(tmp, "wd_links.json.gz")
     write_wikidata(items, args.pages, kept_share=1.0)
-    for work in ("p1", "p2", "p3"):
+    for work in ("p1", "p2", "p3", "p4"):
         wikidata.run(items, LANGS, os.path.join(tmp, work))
     wiki_small, wiki_large = os.path.join(tmp, "en1.xml"), os.path.join(tmp, "en10.xml")
     write_wikipedia(wiki_small, args.pages)
@@ -240,7 +295,9 @@ def bench_wikipedia(args, tmp):
     print(f"| wikipedia step, 1 worker | {p1:.0f} pages/s, {l1:.0f} links/s ({p1 / bare_p:.3f}x bare) |")
     print(f"| wikipedia step, 2 workers | {p2:.0f} pages/s, {l2:.0f} links/s ({p2 / p1:.2f}x one worker) |")
     print(f"| peak RSS at N / 10N pages | {rssp1:.0f} MB / {rssp10:.0f} MB ({rssp10 / rssp1:.2f}x) |")
-    return p1
+    wiki_bz2 = recompress_bz2(wiki_small, wiki_small + ".bz2")
+    (p1_bz2, _), _ = ours_wikipedia(wiki_bz2, os.path.join(tmp, "p4"), 1)
+    return {"one": p1, "reader": reader_alone(wiki_bz2, args.pages, "wikipedia.iter_dump"), "bz2_shard": p1_bz2}
 
 
 if __name__ == "__main__":
