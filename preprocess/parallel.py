@@ -160,6 +160,7 @@ def _call(func, block):
 
 
 def _lines(buffer, size):
+    """The lines of ``buffer[:size]``, each copied out only when the parser asks for it."""
     find, start = buffer.find, 0
     while start < size:
         stop = find(b"\n", start, size)
