@@ -177,8 +177,8 @@ def _read(sources, languages, tmp, workers, shard):
     counts, skipped = collections.Counter(), collections.Counter()
     properties = {}
     db = sitelinks_db.create(os.path.join(tmp, "sitelinks.sqlite"))
-    inputs = [p for p in (dump, truthy, *sql) if p] if shard[0] == 0 else []
-    with fingerprints_in_background(inputs) as fingerprints, \
+    input_paths = [p for p in (dump, truthy, *sql) if p] if shard[0] == 0 else []
+    with fingerprints_in_background(input_paths) as fingerprints, \
             open(os.path.join(tmp, "items.tsv"), "w", encoding="utf-8") as items, \
             open(os.path.join(tmp, "claims.bin"), "wb") as claims:
         if dump:
