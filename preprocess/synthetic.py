@@ -36,8 +36,12 @@ from .knowledge_dir_writer import KnowledgeDirWriter
 def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
                         num_relations=8, sentences_per_entity=6, fillers_per_lang=50,
                         facts_per_entity=1, valid_fraction=0.25, seed=0, overwrite=True,
-                        max_context_fillers=2, max_description_fillers=2, facts_in_context=True):
+                        max_context_fillers=2, max_description_fillers=2, facts_in_context=True,
+                        vocab_size=None):
     """Write the directory and return its path.
+
+    ``vocab_size``: pad dict.txt with unused symbols so that fairseq's dictionary (specials
+    and ``<mask>`` included) has this many entries, e.g. 250002 for XLM-R's shapes.
 
     ``max_context_fillers``: filler words on each side of a sentence (0 to this many, at
     random); ``max_description_fillers``: filler words that end a description (likewise);
@@ -80,6 +84,11 @@ def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
             tokens += some_fillers(lang, max_description_fillers)
             descriptions[e][lang] = [int(t) for t in tokens]
 
+    if vocab_size is not None:
+        unused = vocab_size - 5 - len(symbols)  # 4 specials first, <mask> last
+        if unused < 0:
+            raise ValueError(f"vocab_size {vocab_size} is below the {len(symbols) + 5} symbols the data needs")
+        symbols += [(f"unused{i}", 1) for i in range(unused)]
     writer = KnowledgeDirWriter(out_dir, languages, symbols, overwrite=overwrite)
     for lang in languages:
         for e in range(num_entities):
@@ -118,11 +127,12 @@ def main(argv=None):
     parser.add_argument("--sentences-per-entity", type=int, default=6)
     parser.add_argument("--facts-per-entity", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vocab-size", type=int, help="pad the dictionary to this many entries (XLM-R: 250002)")
     args = parser.parse_args(argv)
     out = make_synthetic_data(
         args.out_dir, num_entities=args.entities, languages=args.langs.split(","),
         num_relations=args.relations, sentences_per_entity=args.sentences_per_entity,
-        facts_per_entity=args.facts_per_entity, seed=args.seed,
+        facts_per_entity=args.facts_per_entity, seed=args.seed, vocab_size=args.vocab_size,
     )
     print(out)
 

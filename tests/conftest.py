@@ -66,14 +66,14 @@ TINY = [
 ]
 
 
-def run_train(data, save_dir, *args, check=True, launcher=(), env=None, base=TINY):
+def run_train(data, save_dir, *args, check=True, launcher=(), env=None, base=TINY, timeout=None):
     """Run fairseq-train (or ``launcher``, which takes its arguments); return (completed
-    process, parsed JSON log records)."""
+    process, parsed JSON log records). ``timeout`` (s) turns a hang into a failure."""
     program = list(launcher) or [os.path.join(BIN, "fairseq-train")]
     cmd = [*program, str(data), *base,
            "--save-dir", str(save_dir), *map(str, args)]
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"fairseq-train failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-4000:]}")
     return proc, parse_json_logs(proc.stdout + proc.stderr)

@@ -88,29 +88,6 @@ def test_resume_restores_queues_bit_exactly(synthetic_data, tmp_path):
     assert int(b["mep_queue.num_enqueued"]) == 6 * 8
 
 
-class NotAllowed:
-    pass
-
-
-def test_checkpoint_with_numpy_scalars_loads_and_unknown_classes_are_refused(masked_lm_checkpoint, tmp_path):
-    import numpy as np
-    from fairseq import checkpoint_utils
-
-    from xlmk_fairseq.checkpoint_safety import UnsafeCheckpointError
-
-    state = torch.load(masked_lm_checkpoint, weights_only=False)
-    state["extra_state"]["best"] = np.float64(1.5)  # as in the 2019 XLM-R release
-    state["extra_state"]["steps"] = np.int64(3)
-    torch.save(state, tmp_path / "ok.pt")
-    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "ok.pt"))
-    assert loaded["extra_state"]["best"] == 1.5
-
-    state["extra_state"]["meter"] = NotAllowed()
-    torch.save(state, tmp_path / "bad.pt")
-    with pytest.raises(UnsafeCheckpointError, match="NotAllowed"):
-        checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "bad.pt"))
-
-
 def test_an_empty_queue_of_another_size_is_replaced_but_a_filled_one_is_refused(synthetic_data):
     """An MLM-only stage saves queues that never held a key; the next stage picks its own
     --queue-size. A queue that holds keys is part of the run's state and must match."""

@@ -139,3 +139,20 @@ def test_nothing_is_enqueued_in_evaluation(synthetic_data):
     model(xlmk_batch=batch)
     model.enqueue_pending_keys()
     assert int(model.mep_queue.num_enqueued) == 4 and int(model.oe_queue.num_enqueued) == 4
+
+
+def test_a_mention_longer_than_the_window_is_read_at_its_first_token(tmp_path):
+    """A 50-token mention in a 32-token window (30 between <s> and </s>): the window starts
+    at the mention, so the query position is the mention's first token, never a token
+    outside it (before: a negative position, read from the end of the row)."""
+    w = KnowledgeDirWriter(tmp_path / "data", ["en"], [(f"w{i}", 1) for i in range(100)])
+    sentence = list(range(4, 104))
+    for split in ("train", "valid"):
+        w.add_mlm_document("en", split, [[4, 5, 6]])
+        w.add_mep_sentence("en", split, sentence, [(30, 80, 0)])
+    w.write_knowledge(entities=[("Q1", "one")], relations=[("P1", "rel")],
+                      descriptions={0: {"en": [20, 21]}}, triples_by_split={"train": [[0, 0, 0]], "valid": []})
+    task = load_task(w.finalize())
+    (ex,) = mep_examples(task)
+    assert ex["pos"] == 1
+    assert ex["query"][1:-1].tolist() == [task.mask_idx] * 30

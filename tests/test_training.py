@@ -59,3 +59,29 @@ def _without_batch_size():
 
     i = TINY.index("--batch-size")
     return TINY[:i] + TINY[i + 2:]
+
+
+CONFIGURATIONS = {  # the paper's run and each row of its Table 4
+    "paper": [],
+    "mep_only": ["--knowledge-tasks", "mep"],
+    "oe_only": ["--knowledge-tasks", "oe"],
+    "without_multilingual_description": ["--mep-description-language", "same"],
+    "oe_without_contrastive_loss": ["--oe-loss", "classification"],
+    "without_knowledge_tasks": ["--knowledge-tasks", "none", "--description-mlm"],
+    "mlm_only": ["--knowledge-tasks", "none"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_every_trainable_tensor_gets_a_gradient(synthetic_data, name):
+    """fairseq's default DDP backend (c10d, without --find-unused-parameters) stops at the
+    second update when a parameter got no gradient: every configuration must use all of
+    the parameters it builds."""
+    from tests_support import build_xlmk_tiny_training, first_batch
+
+    task, model, criterion = build_xlmk_tiny_training(synthetic_data, *CONFIGURATIONS[name])
+    model.train()
+    loss, _, _ = criterion(model, first_batch(task, 8))
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, unused

@@ -19,6 +19,14 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 
 
+LOG_KEYS = (
+    "loss", "nsentences", "ntokens", "sample_size", "skipped_oom",
+    *(f"{task}_{what}" for task in ("mlm", "desc_mlm") for what in ("loss", "tokens")),
+    *(f"{task}_{what}" for task in ("mep", "oe")
+      for what in ("loss", "correct", "count", "queue_fill", "queue_reports")),
+)
+
+
 @dataclass
 class XLMKCriterionConfig(FairseqDataclass):
     mep_weight: float = field(default=1.0, metadata={"help": "weight of L_e (Masked Entity Prediction)"})
@@ -35,8 +43,17 @@ def contrastive_loss(query, key, entities, queue_keys=None, queue_entities=None,
     Candidates are the batch's keys (row i is the positive of query i) and the queue.
     A candidate of the positive's own entity is not a negative (an in-batch duplicate, or
     a queued key of that entity): it is masked out. Returns (loss sum, number correct).
+
+    Scores and cross-entropy are computed in fp32 with autocast off: under --amp autocast
+    would run the products in fp16, whose range (65504) plain dot products of growing
+    vectors leave, and no loss scale can bring an inf score back.
     """
-    q, k = query.float(), key.float()
+    with torch.autocast(device_type=query.device.type, enabled=False):
+        return _contrastive_loss_fp32(query.float(), key.float(), entities, queue_keys,
+                                      queue_entities, normalize, temperature)
+
+
+def _contrastive_loss_fp32(q, k, entities, queue_keys, queue_entities, normalize, temperature):
     if normalize:
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
     # 1/T scales the B queries, not the B x (B + queue) logits: one pass less each way
@@ -69,7 +86,8 @@ class XLMKCriterion(FairseqCriterion):
 
     def forward(self, model, sample, reduce=True):
         out = model(xlmk_batch=sample, oe_classification=self.oe_classification)
-        log = {"nsentences": sample["nsentences"], "ntokens": sample["ntokens"], "sample_size": 1}
+        log = {**self.empty_logging_output(), "nsentences": sample["nsentences"],
+               "ntokens": sample["ntokens"], "sample_size": 1}
         loss = 0.0
         for name in ("mlm", "desc_mlm"):
             if name + "_logits" in out:
@@ -104,7 +122,15 @@ class XLMKCriterion(FairseqCriterion):
         log["loss"] = loss.item() if torch.is_tensor(loss) else loss
         return loss, 1, log
 
+    @staticmethod
+    def empty_logging_output():
+        """Every key that forward logs, at zero. A worker that skips a batch (out of
+        memory) returns this: fairseq sums the logging outputs of all workers key by key
+        in one collective, which needs the same keys, in the same order, on every worker."""
+        return dict.fromkeys(LOG_KEYS, 0)
+
     def _contrastive(self, query, key, entities, queue, use_queue):
+        use_queue = use_queue and queue.size > 0
         return contrastive_loss(
             query, key, entities,
             queue.keys if use_queue else None, queue.entities if use_queue else None,
@@ -140,6 +166,8 @@ class XLMKCriterion(FairseqCriterion):
             reports = total(name + "_queue_reports")
             if reports:
                 metrics.log_scalar(name + "_queue_fill", total(name + "_queue_fill") / reports, 0, round=0)
+        if total("skipped_oom"):
+            metrics.log_scalar_sum("skipped_oom", total("skipped_oom"), round=0)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

@@ -11,18 +11,53 @@ from ..errors import ConfigError
 
 
 class EntityDescriptions:
-    def __init__(self, kdir, dictionary, max_tokens):
+    def __init__(self, kdir, bos, eos, vocab_size, max_tokens):
         self.offsets = kdir.npy("desc", "entity_offsets.npy")
         self.desc_lang = kdir.npy("desc", "desc_lang.npy")
         self.desc_row = kdir.npy("desc", "desc_row.npy")
-        if len(self.desc_lang) != len(self.desc_row) or int(self.offsets[-1]) != len(self.desc_row):
+        if (self.offsets.ndim != 1 or len(self.offsets) == 0 or len(self.desc_lang) != len(self.desc_row)
+                or int(self.offsets[-1]) != len(self.desc_row)):
             raise ConfigError(
                 f"{kdir.path('desc')}: entity_offsets.npy, desc_lang.npy and desc_row.npy "
                 "do not agree in length"
             )
         self.texts = [kdir.indexed("desc", lang) for lang in kdir.languages]
-        self.bos, self.eos = dictionary.bos(), dictionary.eos()
+        for lang, texts in zip(kdir.languages, self.texts):
+            kdir.check_token_ids(texts, kdir.path("desc", f"{lang}.bin"), vocab_size)
+        self._check_index(kdir)
+        self.bos, self.eos = bos, eos
         self.max_tokens = max_tokens  # including <s> and </s>
+
+    def _check_index(self, kdir):
+        """Offsets, languages and rows must point at existing descriptions (vectorised over
+        the memory maps: about 1 s for 10M entities); a bad one would otherwise surface
+        mid-run as an IndexError on whichever batch first draws it."""
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        if offsets[0] != 0 or (np.diff(offsets) < 0).any():
+            bad = 0 if offsets[0] != 0 else int(np.flatnonzero(np.diff(offsets) < 0)[0]) + 1
+            raise ConfigError(
+                f"{kdir.path('desc', 'entity_offsets.npy')}: offsets must start at 0 and never "
+                f"decrease; entry {bad} is {offsets[bad]}"
+            )
+        langs = np.asarray(self.desc_lang, dtype=np.int64)
+        rows = np.asarray(self.desc_row, dtype=np.int64)
+        bad_lang = (langs < 0) | (langs >= len(self.texts))
+        if bad_lang.any():
+            i = int(np.flatnonzero(bad_lang)[0])
+            raise ConfigError(
+                f"{kdir.path('desc', 'desc_lang.npy')}: entry {i} is language {langs[i]}, but "
+                f"manifest.json lists {len(self.texts)} languages"
+            )
+        counts = np.array([len(t) for t in self.texts], dtype=np.int64)
+        bad_row = (rows < 0) | (rows >= counts[langs])
+        if bad_row.any():
+            i = int(np.flatnonzero(bad_row)[0])
+            lang = kdir.languages[langs[i]]
+            raise ConfigError(
+                f"{kdir.path('desc', 'desc_row.npy')}: entry {i} (entity "
+                f"{int(np.searchsorted(offsets, i, side='right')) - 1}) points at item {rows[i]} "
+                f"of desc/{lang}, which has {counts[langs[i]]} items"
+            )
 
     @property
     def num_entities(self):

@@ -105,14 +105,26 @@ class KnowledgeDir:
                 f"encoded with {recorded['size']}"
             )
 
-    def check_token_ids(self, dataset, name, vocab_size, probe=1000):
-        """Cheap check that the first items of a token dataset fit the dictionary."""
-        n = min(len(dataset), probe)
-        if n and max(int(dataset[i].max()) if dataset.sizes[i] else 0 for i in range(n)) >= vocab_size:
-            raise ConfigError(
-                f"{name} holds token ids >= {vocab_size}, the size of dict.txt: the data was "
-                f"encoded with another dictionary"
-            )
+    def check_token_ids(self, dataset, name, vocab_size):
+        """Every token id of ``dataset`` lies in 0..vocab_size-1: a full scan of the memory
+        map (about 2 s per GB here), so that a bad id stops the run now, naming its item,
+        instead of as an IndexError (a device-side assert on a GPU) hours into training."""
+        if len(dataset) == 0:
+            return
+        index = dataset._index  # fairseq's MMapIndexedDataset: dtype, sizes of the items
+        flat = np.frombuffer(dataset._bin_buffer, dtype=index.dtype)
+        # viewed as unsigned, a negative id is huge: one comparison finds both kinds
+        unsigned = flat.view(np.dtype(index.dtype).str.replace("i", "u"))
+        chunk = 1 << 22
+        for start in range(0, len(unsigned), chunk):
+            part = unsigned[start : start + chunk]
+            if part.max() >= vocab_size:
+                bad = start + int(np.flatnonzero(part >= vocab_size)[0])
+                item = int(np.searchsorted(np.cumsum(index.sizes, dtype=np.int64), bad, side="right"))
+                raise ConfigError(
+                    f"{name}: item {item} holds token id {int(flat[bad])}, outside the "
+                    f"{vocab_size} ids of dict.txt (encoded with another dictionary, or damaged)"
+                )
 
     def num_relations(self):
         self.require(self.path("relations.tsv"))

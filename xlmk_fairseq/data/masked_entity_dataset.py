@@ -1,7 +1,8 @@
 """Masked Entity Prediction examples: a sentence with one linked mention masked.
 
 An example is the sentence with every token of one mention replaced by <mask> (cut to a
-window around the mention when it is too long), the position of the mention's first token,
+window around the mention when it is too long; a mention longer than the window keeps its
+first tokens, so the query still reads the mention's first token), the position of the mention's first token,
 and one description of the mentioned entity: in another language than the sentence when
 the entity has one (the paper's cross-lingual setting), else in the same language.
 """
@@ -69,8 +70,9 @@ class MaskedEntityDataset(FairseqDataset):
         masked = tokens.clone()
         masked[start:end] = self.mask_idx
         body = self.max_tokens - 2
-        if len(masked) > body:  # keep a window around the mention
+        if len(masked) > body:  # keep a window around the mention, centred when it fits
             left = max(0, min(start - (body - (end - start)) // 2, len(masked) - body))
+            left = min(left, start)  # a mention longer than the window: its first tokens
             masked, start = masked[left : left + body], start - left
         query = torch.cat([masked.new_tensor([self.bos]), masked, masked.new_tensor([self.eos])])
         lang, row = self.descriptions.choose(

@@ -78,7 +78,8 @@ class FairseqScorer:
         self.special_ids = {*range(d.nspecial), self.mask}
         self.vocab_size = len(d)
         self.max_positions = self.model.max_positions()
-        self.has_knowledge_heads = hasattr(self.model, "knowledge_heads")
+        heads = getattr(self.model, "knowledge_heads", None)
+        self.has_knowledge_heads = heads is not None and "mep_key" in heads
 
     @torch.no_grad()
     def mask_log_probs(self, sequences):

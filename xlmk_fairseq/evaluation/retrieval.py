@@ -36,26 +36,13 @@ def rank_metrics(similarity, gold):
     return {"acc@1": float((ranks == 1).double().mean()), "mrr": float((1.0 / ranks).mean()), "n": len(gold)}
 
 
-class _Specials:
-    """What EntityDescriptions needs of a dictionary: the ids of <s> and </s>."""
-
-    def __init__(self, bos, eos):
-        self._bos, self._eos = bos, eos
-
-    def bos(self):
-        return self._bos
-
-    def eos(self):
-        return self._eos
-
-
 def description_tokens(data, scorer, langs=None, max_tokens=256):
     """{lang: {entity id: <s> tokens </s>}}, the first description of each entity in
     each language, cut to ``max_tokens`` as the task cuts them."""
     try:
         kdir = KnowledgeDir(data)
         chosen = kdir.select_languages(",".join(langs or ()))
-        descriptions = EntityDescriptions(kdir, _Specials(scorer.bos, scorer.eos), max_tokens)
+        descriptions = EntityDescriptions(kdir, scorer.bos, scorer.eos, scorer.vocab_size, max_tokens)
     except ConfigError as e:
         raise RetrievalError(e.message) from None
     offsets = np.asarray(descriptions.offsets)

@@ -3,7 +3,7 @@
 The queue lives on the model as registered buffers, so checkpoints save it and resuming
 restores it bit-exactly. The entity id of every key is stored next to it, so that a query
 never treats a queued key of its own entity as a negative. Slots that still hold the random
-initialisation carry entity id -1.
+initialisation carry entity id -1. A queue of size 0 holds nothing: in-batch negatives only.
 """
 
 import torch
@@ -35,7 +35,12 @@ class KeyQueue(nn.Module):
         batch. Workers may hold different numbers of keys, so the counts are gathered first
         and the keys padded to the largest count.
         """
-        keys, entities = _gather_from_workers(keys.detach(), entities)
+        if self.size == 0:  # --queue-size 0: in-batch negatives only, on every worker alike
+            return
+        # Under --amp the keys are fp16 and the queue fp32; a dummy batch's zero keys come in
+        # the queue's dtype. Gathering mixed dtypes fails on gloo and hangs NCCL: cast first.
+        keys = keys.detach().to(self.keys.dtype)
+        keys, entities = _gather_from_workers(keys, entities)
         n = keys.size(0)
         if n == 0:
             return
@@ -43,7 +48,7 @@ class KeyQueue(nn.Module):
             keys, entities = keys[-self.size :], entities[-self.size :]
         ptr = int(self.ptr)
         idx = (torch.arange(min(n, self.size), device=keys.device) + ptr) % self.size
-        self.keys[idx] = keys.to(self.keys.dtype)
+        self.keys[idx] = keys
         self.entities[idx] = entities
         self.ptr.fill_((ptr + n) % self.size)
         self.num_enqueued.add_(n)

@@ -18,7 +18,7 @@ from fairseq.utils import safe_getattr
 
 from ..errors import ConfigError
 from .key_queue import KeyQueue
-from .knowledge_heads import KnowledgeHeads
+from .knowledge_heads import KnowledgeHeads, head_groups
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,10 @@ class XLMKRobertaModel(RobertaModel):
     def hub_models(cls):
         return {}  # no downloads: point from_pretrained at a local directory
 
-    def __init__(self, args, encoder, num_relations):
+    def __init__(self, args, encoder, num_relations, groups=("mep", "oe")):
         super().__init__(args, encoder)
         dim, proj = args.encoder_embed_dim, args.knowledge_proj_dim
-        self.knowledge_heads = KnowledgeHeads(dim, proj, num_relations)
+        self.knowledge_heads = KnowledgeHeads(dim, proj, num_relations, groups)
         self.knowledge_heads.apply(init_bert_params)
         self.mep_queue = KeyQueue(args.queue_size, proj)
         self.oe_queue = KeyQueue(args.queue_size, proj)
@@ -66,7 +66,8 @@ class XLMKRobertaModel(RobertaModel):
                 f"{args.num_relations}"
             )
         encoder = RobertaEncoder(args, task.source_dictionary)
-        return cls(args, encoder, args.num_relations)
+        groups = head_groups(task.knowledge_tasks, getattr(task.cfg, "oe_loss", "contrastive"))
+        return cls(args, encoder, args.num_relations, groups)
 
     @classmethod
     def from_pretrained(cls, model_name_or_path, checkpoint_file="model.pt",
@@ -173,7 +174,16 @@ class XLMKRobertaModel(RobertaModel):
         if filled:
             logger.info(
                 "checkpoint has no XLM-K knowledge heads/queues; initialised %d tensors "
-                "freshly: %s", len(filled), ", ".join(sorted({k.split(".")[0] for k in filled})),
+                "freshly: %s", len(filled), ", ".join(sorted({_head_name(k) for k in filled})),
+            )
+        unused = [k for k in state_dict
+                  if k.startswith(prefix + "knowledge_heads.") and k[len(prefix):] not in own]
+        for key in unused:
+            del state_dict[key]
+        if unused:
+            logger.warning(
+                "checkpoint holds knowledge heads that this configuration does not train; "
+                "left out: %s", ", ".join(sorted({_head_name(k[len(prefix):]) for k in unused})),
             )
 
     @staticmethod
@@ -186,6 +196,12 @@ class XLMKRobertaModel(RobertaModel):
                     and int(state_dict.get(count, 0)) == 0):
                 for name in ("keys", "entities", "ptr", "num_enqueued"):
                     state_dict.pop(f"{prefix}{queue}.{name}", None)
+
+
+def _head_name(key):
+    """'knowledge_heads.mep_key.dense.weight' -> 'knowledge_heads.mep_key'."""
+    parts = key.split(".")
+    return ".".join(parts[:2]) if parts[0] == "knowledge_heads" else parts[0]
 
 
 def _shape_mismatch_message(key, ckpt_shape, model_shape):

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from fairseq.data import (
     ConcatDataset,
     Dictionary,
@@ -17,6 +18,7 @@ from fairseq.data import (
     TokenBlockDataset,
 )
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.distributed import utils as distributed_utils
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
@@ -77,8 +79,9 @@ class KnowledgePretrainingTask(FairseqTask):
     @property
     def descriptions(self):
         if self._descriptions is None:
+            d = self.dictionary
             self._descriptions = EntityDescriptions(
-                self.kdir, self.dictionary, self.cfg.knowledge_tokens_per_sample
+                self.kdir, d.bos(), d.eos(), len(d), self.cfg.knowledge_tokens_per_sample
             )
         return self._descriptions
 
@@ -116,7 +119,7 @@ class KnowledgePretrainingTask(FairseqTask):
         per_lang = []
         for lang in self.langs:
             tokens = self.kdir.indexed("mlm", lang, split)
-            self.kdir.check_token_ids(tokens, f"mlm/{lang}/{split}", len(self.dictionary))
+            self.kdir.check_token_ids(tokens, self.kdir.path("mlm", lang, f"{split}.bin"), len(self.dictionary))
             if len(tokens) == 0:
                 continue
             blocks = TokenBlockDataset(
@@ -133,7 +136,7 @@ class KnowledgePretrainingTask(FairseqTask):
         per_lang = []
         for lang in self.langs:
             sentences = self.kdir.indexed("mep", lang, split)
-            self.kdir.check_token_ids(sentences, f"mep/{lang}/{split}", len(self.dictionary))
+            self.kdir.check_token_ids(sentences, self.kdir.path("mep", lang, f"{split}.bin"), len(self.dictionary))
             mentions = self.kdir.indexed("mep", lang, f"{split}.mentions")
             if len(sentences) == 0:
                 continue
@@ -175,19 +178,55 @@ class KnowledgePretrainingTask(FairseqTask):
         )
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
-        loss, sample_size, logging_output = super().train_step(
-            sample, model, criterion, optimizer, update_num, ignore_grad
-        )
-        # The queues take part in this step's loss graph: they are updated only now, after
-        # the backward pass (an in-place update before it breaks autograd).
-        model.enqueue_pending_keys(skip=ignore_grad)
-        return loss, sample_size, logging_output
+        """fairseq's step, then the queue update; a batch that runs out of memory is
+        skipped here, on this worker alone, without leaving the others waiting.
+
+        The queues take part in this step's loss graph: they are updated only after the
+        backward pass (an in-place update before it breaks autograd). The update gathers
+        keys from every worker, so it runs on every path. fairseq's own recovery from an
+        out-of-memory error does not suffice with several workers: the skipping worker
+        would join neither the key gather nor, with the same keys, fairseq's summing of
+        the logging outputs, and the others would wait (NCCL) or fail (gloo).
+        """
+        skipped = True
+        try:
+            result = super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+            skipped = False
+        except RuntimeError as e:
+            if "out of memory" not in str(e) or distributed_utils.get_data_parallel_world_size() == 1:
+                raise  # one worker: fairseq skips the whole update itself
+            logger.warning("out of memory; skipping this batch on this worker: %s", str(e).splitlines()[0])
+        finally:
+            model.enqueue_pending_keys(skip=ignore_grad or skipped)
+        if not skipped:
+            return result
+        # outside the except block, so that the traceback's tensors are freed first
+        optimizer.zero_grad()  # what a partial backward left (fairseq does the same)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        log = criterion.empty_logging_output()
+        log["skipped_oom"] = 1
+        return torch.zeros(()), 0, log
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
         if not hasattr(model, "enqueue_pending_keys"):
             raise ConfigError("--task knowledge_pretraining needs an xlmk_* architecture (e.g. --arch xlmk_base)")
+        self._check_lengths(model.max_positions())
         return model
+
+    def _check_lengths(self, model_positions):
+        """Refuse at start-up what the position table cannot hold: fairseq would otherwise
+        drop every longer block and stop with "dataset is empty", or index past the table."""
+        for flag, value in (("--tokens-per-sample", self.cfg.tokens_per_sample),
+                            ("--knowledge-tokens-per-sample", self.cfg.knowledge_tokens_per_sample)):
+            if value > model_positions:
+                raise ConfigError(
+                    f"{flag} {value} exceeds the model's {model_positions} positions "
+                    f"(--max-positions); use at most {model_positions}"
+                )
+            if value < 3:
+                raise ConfigError(f"{flag} {value} is too short: <s>, one token and </s> need 3")
 
     def max_positions(self):
         return self.cfg.tokens_per_sample
