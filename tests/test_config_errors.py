@@ -3,6 +3,7 @@
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import TINY, run_train
@@ -82,3 +83,42 @@ def test_token_ids_beyond_the_dictionary(data_copy, tmp_path):
     (data_copy / "manifest.json").write_text(json.dumps(m))
     proc, _ = run_train(data_copy, tmp_path / "ck", "--max-update", "1", check=False)
     assert_clean_failure(proc, "another dictionary")
+
+
+@pytest.mark.parametrize("flag", ["--tokens-per-sample", "--knowledge-tokens-per-sample"])
+def test_a_length_beyond_the_position_table_is_refused_at_start_up(synthetic_data, tmp_path, flag):
+    proc, _ = run_train(synthetic_data, tmp_path / "ck", flag, "5000", "--max-update", "1", check=False)
+    assert_clean_failure(proc, f"{flag} 5000", "512 positions")
+
+
+def test_a_bad_token_id_in_the_last_item_is_found_before_training(data_copy, tmp_path):
+    """The whole file is checked, not a sample of its first items."""
+    from fairseq.data.indexed_dataset import MMapIndexedDataset
+
+    prefix = str(data_copy / "mlm" / "en" / "train")
+    dataset = MMapIndexedDataset(prefix)
+    last = len(dataset) - 1
+    tokens = np.memmap(prefix + ".bin", dtype=dataset._index.dtype, mode="r+")
+    tokens[int(dataset.sizes[:last].sum())] = 60000  # the last item's first token
+    tokens.flush()
+    del tokens
+    proc, _ = run_train(data_copy, tmp_path / "ck", "--max-update", "1", check=False)
+    assert_clean_failure(proc, "mlm/en/train.bin", f"item {last}", "token id 60000")
+
+
+def test_offsets_that_decrease_are_found_before_training(data_copy, tmp_path):
+    path = data_copy / "desc" / "entity_offsets.npy"
+    offsets = np.load(path)
+    offsets[10], offsets[11] = offsets[11] + 1, offsets[10]
+    np.save(path, offsets)
+    proc, _ = run_train(data_copy, tmp_path / "ck", "--max-update", "1", check=False)
+    assert_clean_failure(proc, "entity_offsets.npy", "entry 11")
+
+
+def test_a_description_row_out_of_range_is_found_before_training(data_copy, tmp_path):
+    path = data_copy / "desc" / "desc_row.npy"
+    rows = np.load(path)
+    rows[7] = 10 ** 6
+    np.save(path, rows)
+    proc, _ = run_train(data_copy, tmp_path / "ck", "--max-update", "1", check=False)
+    assert_clean_failure(proc, "desc_row.npy", "entry 7", "points at item 1000000")

@@ -66,3 +66,9 @@ def test_queue_keeps_the_newest_keys_when_a_batch_is_larger_than_the_queue():
     queue = KeyQueue(size=2, dim=1)
     queue.enqueue(torch.arange(5.0).view(5, 1), torch.arange(5))
     assert sorted(queue.entities.tolist()) == [3, 4]
+
+
+def test_a_queue_of_size_zero_holds_nothing_and_is_not_a_candidate():
+    queue = KeyQueue(0, 4)
+    queue.enqueue(torch.randn(3, 4), torch.arange(3))
+    assert queue.fill == 0 and queue.keys.shape == (0, 4)

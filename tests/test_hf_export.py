@@ -6,8 +6,8 @@ import os
 import pytest
 import torch
 
-from xlmk_fairseq.hf_export import weights
-from xlmk_fairseq.hf_export.cli import export, load_fairseq_hub, main
+from xlmk_fairseq.hf_export import cli, weights
+from xlmk_fairseq.hf_export.cli import VERIFY_SENTENCES, export, load_fairseq_hub, main
 from xlmk_fairseq.hf_export.knowledge_heads_file import load_knowledge_heads
 
 SENTENCES = ["Paris ist die Hauptstadt von Frankreich.", "东京是日本的首都。", "Rabat هي عاصمة المغرب."]
@@ -25,6 +25,8 @@ def test_export_gives_the_fairseq_logits_for_a_padded_batch(exported, sample_che
 
     report = json.load(open(exported / "xlmk_export.json"))
     assert report["verified"] and report["max_abs_logit_diff"] <= 1e-4
+    # and up to 3 lines of each language's mlm/<lang>/valid text (the sample's de has 2)
+    assert report["sentences"] == 7 and report["data_sentences"] == 3 * 6 + 2
     hub = load_fairseq_hub(str(sample_checkpoint), str(sample_data))
     tokenizer = AutoTokenizer.from_pretrained(exported)
     model = AutoModelForMaskedLM.from_pretrained(exported).eval()
@@ -81,6 +83,83 @@ def test_a_wrong_conversion_fails_verification_and_writes_nothing(sample_checkpo
     assert main([str(sample_checkpoint), str(sample_data), str(out)]) == 1
     assert "logits differ" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "hf.partial").exists()
+
+
+def test_a_mismatch_only_on_the_data_text_fails_verification_and_writes_nothing(
+        sample_checkpoint, sample_data, tmp_path, monkeypatch, capsys):
+    """Positions past the longest fixed sentence converted wrong: only the data's longer lines show it."""
+    hub = load_fairseq_hub(str(sample_checkpoint), str(sample_data))
+    longest = max(len(hub.encode(s)) for s in VERIFY_SENTENCES)
+    convert = cli.hf_state_dict
+
+    def wrong_late_positions(state, num_layers):
+        out = convert(state, num_layers)
+        positions = out["roberta.embeddings.position_embeddings.weight"]
+        positions[2 + longest:] = positions[2 + longest:].flip(-1)
+        return out
+
+    monkeypatch.setattr(cli, "hf_state_dict", wrong_late_positions)
+    out = tmp_path / "hf"
+    assert main([str(sample_checkpoint), str(sample_data), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "logits differ" in err and "valid item" in err and "of the data)" in err
+    assert not out.exists() and not (tmp_path / "hf.partial").exists()
+
+
+@pytest.fixture(scope="module")
+def user_defined_data(sample_data, tmp_path_factory):
+    """The sample's dict.txt and sentencepiece model, retrained on the sample's text to the same
+    size with the user-defined symbols <ent> and </ent> (fairseq's masked_lm layout: no mlm/)."""
+    import sentencepiece as spm
+
+    from preprocess.cli import _corpus_lines
+
+    size = spm.SentencePieceProcessor(model_file=str(sample_data / "sentencepiece.bpe.model")).get_piece_size()
+    out = tmp_path_factory.mktemp("user_defined")
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=_corpus_lines(str(sample_data.parent / "work")), model_prefix=str(out / "sentencepiece.bpe"),
+        vocab_size=size, model_type="unigram", character_coverage=0.9995, user_defined_symbols=["<ent>", "</ent>"],
+        minloglevel=2, num_threads=1)
+    sp = spm.SentencePieceProcessor(model_file=str(out / "sentencepiece.bpe.model"))
+    assert sp.get_piece_size() == size
+    (out / "dict.txt").write_text("".join(f"{sp.id_to_piece(i)} 1\n" for i in range(3, size)), encoding="utf-8")
+    return out
+
+
+def test_a_sentencepiece_model_with_user_defined_symbols_is_refused(sample_masked_lm_checkpoint, user_defined_data,
+                                                                    tmp_path, monkeypatch, capsys):
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "hf"
+    assert main([str(sample_masked_lm_checkpoint), str(user_defined_data), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("xlmk-export-hf: error:") and "user-defined symbol(s) (<ent> </ent>)" in err
+    assert "drops the" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "hf.partial").exists()
+
+    # why: without the refusal, the export verifies (no fixed sentence holds a user-defined symbol)
+    # but its tokenizer drops the "▁" that sentencepiece emits before <ent>
+    monkeypatch.setattr(cli, "refuse_user_defined_symbols", lambda path: None)
+    assert export(str(sample_masked_lm_checkpoint), str(user_defined_data), str(out))["verified"]
+    sentence = "Berlin ist die <ent>Hauptstadt</ent> von Deutschland."
+    hub = load_fairseq_hub(str(sample_masked_lm_checkpoint), str(user_defined_data))
+    pieces = hub.bpe.sp.encode(sentence, out_type=str)
+    assert pieces[pieces.index("<ent>") - 1] == "▁"
+    assert AutoTokenizer.from_pretrained(out)(sentence)["input_ids"] != hub.encode(sentence).tolist()
+
+
+def test_sentences_file_and_data_without_text(sample_masked_lm_checkpoint, sample_data, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("dict.txt", "sentencepiece.bpe.model"):
+        os.symlink(sample_data / name, data / name)
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("Paris ist die Hauptstadt von Frankreich.\n\n东京是日本的首都。\n", encoding="utf-8")
+    out = tmp_path / "hf"
+    assert main([str(sample_masked_lm_checkpoint), str(data), str(out), "--sentences", str(sentences)]) == 0
+    assert "verified on 2 sentences and no data text: DATA has no mlm/*/valid text" in capsys.readouterr().out
+    report = json.load(open(out / "xlmk_export.json"))
+    assert report["sentences"] == 2 and report["data_sentences"] == 0
 
 
 def test_bad_inputs_stop_with_a_message(sample_checkpoint, sample_data, synthetic_data, tmp_path, capsys):

@@ -35,6 +35,7 @@ ABLATIONS = {
     "oe_without_contrastive_loss": (["--oe-loss", "classification"], {"oe_loss", "oe_acc"}, {"oe_queue_fill"}),
     "normalized_keys_and_queue_warmup": (
         ["--normalize-keys", "--temperature", "0.1", "--queue-warmup-updates", "2"], {"mep_loss"}, set()),
+    "in_batch_negatives_only": (["--queue-size", "0"], {"mep_loss", "oe_loss", "mep_acc"}, set()),
     "update_freq_and_max_tokens": (["--update-freq", "2", "--batch-size", "0", "--max-tokens", "2000"],
                                    {"mep_loss", "oe_loss"}, set()),
 }

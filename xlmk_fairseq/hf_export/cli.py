@@ -3,7 +3,8 @@ own ``masked_lm``) -> a Hugging Face ``XLMRobertaForMaskedLM`` directory, verifi
 
 The export is written to ``OUT_DIR.partial`` and renamed only after the Hugging Face model,
 loaded back from disk with its tokenizer, gave the fairseq model's token ids and logits on
-multilingual sentences: a directory at OUT_DIR is always a verified export.
+multilingual sentences and on lines of the data's own text: a directory at OUT_DIR is always a
+verified export.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import sys
 
 from ..errors import ConfigError
 from ..hub import SPM_FILE, load_fairseq_hub
+from .data_text import MAX_TOKENS, sample_data_text
 from .knowledge_heads_file import RELATIONS_FILE, save_knowledge_heads
 from .weights import hf_config, hf_state_dict
 
@@ -40,12 +42,14 @@ def export(checkpoint, data, out_dir, verify=True, sentences=VERIFY_SENTENCES, o
     if state["encoder.sentence_encoder.embed_tokens.weight"].size(0) != vocab_size:
         raise ConfigError(f"{checkpoint} has {state['encoder.sentence_encoder.embed_tokens.weight'].size(0)} "
                           f"embeddings but {data}/dict.txt gives {vocab_size} symbols: wrong DATA directory?")
+    refuse_user_defined_symbols(os.path.join(data, SPM_FILE))
+    data_text = sample_data_text(hub, data, min(MAX_TOKENS, hub.model.max_positions() - 2)) if verify else []
     tmp = out_dir.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
         _write(hub, args, state, vocab_size, data, tmp)
-        report = verify_export(hub, tmp, sentences) if verify else {"verified": False}
+        report = verify_export(hub, tmp, sentences, data_text) if verify else {"verified": False}
         with open(os.path.join(tmp, "xlmk_export.json"), "w", encoding="utf-8") as f:
             json.dump({"checkpoint": os.path.abspath(checkpoint), "data": os.path.abspath(data), **report}, f, indent=2)
         if os.path.exists(out_dir):
@@ -76,33 +80,55 @@ def _write(hub, args, state, vocab_size, data, out):
     AutoTokenizer.from_pretrained(out).save_pretrained(out)
     if hasattr(hub.model, "knowledge_heads"):
         heads = hub.model.knowledge_heads
-        save_knowledge_heads(state, args.encoder_embed_dim, heads.mep_key.out_proj.out_features,
-                             heads.relation_embeddings.num_embeddings, out)
+        save_knowledge_heads(state, args.encoder_embed_dim, args.knowledge_proj_dim,
+                             args.num_relations, heads.groups, out)
         if os.path.isfile(os.path.join(data, RELATIONS_FILE)):
             shutil.copy(os.path.join(data, RELATIONS_FILE), os.path.join(out, RELATIONS_FILE))
 
 
-def verify_export(hub, export_dir, sentences):
-    """Reload the export from disk and compare token ids and logits with the fairseq model."""
+def refuse_user_defined_symbols(spm_path):
+    """Hugging Face's XLM-R tokenizer splits user-defined sentencepiece symbols out of the text as
+    added tokens and drops the "▁" piece that sentencepiece emits before them, so its ids would
+    differ from fairseq's on any text that holds one (docs/hf-export.md)."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    with open(spm_path, "rb") as f:
+        proto = sentencepiece_model_pb2.ModelProto.FromString(f.read())
+    symbols = [p.piece for p in proto.pieces if p.type == p.USER_DEFINED]
+    if symbols:
+        raise ConfigError(
+            f"{spm_path} has {len(symbols)} user-defined symbol(s) ({' '.join(symbols[:5])}): not exportable, "
+            f"Hugging Face's tokenizer splits them out as added tokens and drops the \"▁\" sentencepiece "
+            f"emits before them, so its token ids would differ from fairseq's")
+
+
+def verify_export(hub, export_dir, sentences, data_text=()):
+    """Reload the export from disk and compare token ids and logits with the fairseq model, on
+    ``sentences`` and on ``data_text``, (where, text) pairs of the data's own text."""
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(export_dir)
     model = AutoModelForMaskedLM.from_pretrained(export_dir).eval()
     worst = 0.0
-    for sentence in sentences:
+    for where, sentence in [("", s) for s in sentences] + [(f" ({w} of the data)", t) for w, t in data_text]:
         ours = hub.encode(sentence)
+        if len(ours) > hub.model.max_positions():
+            raise ConfigError(f"cannot verify on {sentence!r}{where}: {len(ours)} tokens, more than the "
+                              f"model's {hub.model.max_positions()} positions")
         theirs = tokenizer(sentence, return_tensors="pt")["input_ids"][0]
         if ours.tolist() != theirs.tolist():
-            raise ConfigError(f"export verification failed: token ids differ on {sentence!r}: "
+            raise ConfigError(f"export verification failed: token ids differ on {sentence!r}{where}: "
                               f"fairseq {ours.tolist()} vs Hugging Face {theirs.tolist()}")
         with torch.no_grad():
             expected = hub.model(ours.unsqueeze(0))[0]
             got = model(input_ids=theirs.unsqueeze(0)).logits
         worst = max(worst, (expected - got).abs().max().item())
         if worst > TOLERANCE:
-            raise ConfigError(f"export verification failed: logits differ by {worst:.2e} (> {TOLERANCE}) on {sentence!r}")
-    return {"verified": True, "sentences": len(sentences), "max_abs_logit_diff": worst}
+            raise ConfigError(f"export verification failed: logits differ by {worst:.2e} (> {TOLERANCE}) "
+                              f"on {sentence!r}{where}")
+    return {"verified": True, "sentences": len(sentences), "data_sentences": len(data_text),
+            "max_abs_logit_diff": worst}
 
 
 def main(argv=None):
@@ -115,7 +141,8 @@ def main(argv=None):
     parser.add_argument("out_dir", help="Hugging Face model directory to write")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="skip the token-id and logit comparison (default: verify, fail above 1e-4)")
-    parser.add_argument("--sentences", help="file with one sentence per line to verify on (default: 7 built-in, one per MLQA language)")
+    parser.add_argument("--sentences", help="file with one sentence per line to verify on (default: 7 built-in, one "
+                                            "per MLQA language); lines of DATA's mlm/*/valid text are verified on too")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -134,8 +161,10 @@ def main(argv=None):
         print(str(e).replace("xlmk_fairseq:", "xlmk-export-hf:", 1), file=sys.stderr)
         return 1
     if report["verified"]:
-        print(f"exported {args.checkpoint} -> {args.out_dir} (verified on {report['sentences']} sentences, "
-              f"max |logit diff| {report['max_abs_logit_diff']:.1e})")
+        data_text = (f"{report['data_sentences']} lines of the data's mlm/*/valid text" if report["data_sentences"]
+                     else "no data text: DATA has no mlm/*/valid text")
+        print(f"exported {args.checkpoint} -> {args.out_dir} (verified on {report['sentences']} sentences and "
+              f"{data_text}, max |logit diff| {report['max_abs_logit_diff']:.1e})")
     else:
         print(f"exported {args.checkpoint} -> {args.out_dir} (not verified)")
     return 0
