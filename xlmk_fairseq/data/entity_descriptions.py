@@ -30,7 +30,7 @@ class EntityDescriptions:
 
     def _check_index(self, kdir):
         """Offsets, languages and rows must point at existing descriptions (vectorised over
-        the memory maps: about 1 s for 10M entities); a bad one would otherwise surface
+        the memory maps: 1.5 s for 10M entities, bench_data_checks.py); a bad one would otherwise surface
         mid-run as an IndexError on whichever batch first draws it."""
         offsets = np.asarray(self.offsets, dtype=np.int64)
         if offsets[0] != 0 or (np.diff(offsets) < 0).any():

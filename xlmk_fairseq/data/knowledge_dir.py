@@ -107,8 +107,9 @@ class KnowledgeDir:
 
     def check_token_ids(self, dataset, name, vocab_size):
         """Every token id of ``dataset`` lies in 0..vocab_size-1: a full scan of the memory
-        map (about 2 s per GB here), so that a bad id stops the run now, naming its item,
-        instead of as an IndexError (a device-side assert on a GPU) hours into training."""
+        map (0.16 s for 10M items, 1.2 GB, from the page cache: bench_data_checks.py), so that
+        a bad id stops the run now, naming its item, instead of as an IndexError (on a GPU, a
+        device-side assert) hours into training."""
         if len(dataset) == 0:
             return
         index = dataset._index  # fairseq's MMapIndexedDataset: dtype, sizes of the items
