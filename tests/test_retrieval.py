@@ -29,6 +29,7 @@ class StubEncoder:
 
     def __init__(self, dim, knowledge_heads=True):
         self.dim, self.has_knowledge_heads, self.lengths = dim, knowledge_heads, []
+        self.vocab_size = dim  # the synthetic data's token ids are below its dictionary size
 
     def cls_features(self, sequences):
         self.lengths += [len(s) for s in sequences]
