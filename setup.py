@@ -23,12 +23,14 @@ setup(
     entry_points={"console_scripts": [
         "xlmk-preprocess = preprocess.cli:main",
         "xlmk-export-hf = xlmk_fairseq.hf_export.cli:main",
+        "xlmk-import-hf = xlmk_fairseq.hf_import.cli:main",
         "xlmk-eval = xlmk_fairseq.evaluation.eval_cli:main",
         "xlmk-probe = xlmk_fairseq.evaluation.probe_cli:main",
     ]},
     extras_require={
         "test": ["pytest"],
-        # Hugging Face export and probing of exported models (xlmk-export-hf, xlmk-probe on a HF dir).
+        # Hugging Face export, import and probing of exported models (xlmk-export-hf, xlmk-import-hf,
+        # xlmk-probe on a HF dir).
         "hf": ["transformers>=4.44,<6", "safetensors>=0.4"],
     },
 )

@@ -60,13 +60,18 @@ def train(sentences, vocab_size, out_dir, seed_sentences=2_000_000):
     )
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, DICT_FILE + ".tmp"), "w", encoding="utf-8") as f:
-        for i in range(3, sp.get_piece_size()):
-            f.write(f"{sp.id_to_piece(i)} 1\n")
+    write_dict(sp, os.path.join(out_dir, DICT_FILE + ".tmp"))
     with open(os.path.join(out_dir, SPM_FILE + ".tmp"), "wb") as f:
         f.write(model.getvalue())
     os.replace(os.path.join(out_dir, DICT_FILE + ".tmp"), os.path.join(out_dir, DICT_FILE))
     os.replace(os.path.join(out_dir, SPM_FILE + ".tmp"), os.path.join(out_dir, SPM_FILE))
+
+
+def write_dict(sp, path):
+    """dict.txt of the sentencepiece model ``sp`` in XLM-R's layout (its pieces after <unk>, <s>, </s>)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(3, sp.get_piece_size()):
+            f.write(f"{sp.id_to_piece(i)} 1\n")
 
 
 class Tokenizer:

@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, REPO
+from hf_fixtures import write_hf_dir
 
 ABLATIONS = {
     "mep_only": {"knowledge_tasks": "mep"},
@@ -16,8 +17,8 @@ ABLATIONS = {
 }
 
 
-def run(script, *args, data=None):
-    env = {**os.environ, "PY": os.path.join(BIN, "python"), "OMP_NUM_THREADS": "1"}
+def run(script, *args, data=None, env=None):
+    env = {**os.environ, "PY": os.path.join(BIN, "python"), "OMP_NUM_THREADS": "1", **(env or {})}
     if data:
         env["SMOKE_DATA"] = str(data)
     return subprocess.run(["bash", os.path.join(REPO, "recipes", script), *map(str, args)],
@@ -44,6 +45,24 @@ def test_recipe_smoke_run(script, sample_data, tmp_path):
         assert task[key] == value
 
 
+def test_base_recipe_imports_a_hugging_face_directory_once(sample_data, synthetic_data, tmp_path):
+    hf_dir = write_hf_dir(tmp_path / "hf", sample_data / "sentencepiece.bpe.model")  # xlmk_tiny's shape
+    save = tmp_path / "ck"
+    proc = run("xlmk_base.sh", "--smoke", save, data=sample_data, env={"XLMR_CHECKPOINT": str(hf_dir)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"imported {hf_dir} -> {save}/xlmr_import" in proc.stdout and "initialised" in proc.stderr
+    assert saved_task_config(save)[1] == 3
+    imported = save / "xlmr_import" / "model.pt"
+    written = imported.stat().st_mtime_ns
+    # reused, not imported again; data encoded with another vocabulary, or another shape, is refused
+    proc = run("xlmk_base.sh", "--smoke", save, data=synthetic_data, env={"XLMR_CHECKPOINT": str(hf_dir)})
+    assert proc.returncode == 2 and "reusing" in proc.stderr
+    assert f"{synthetic_data}/dict.txt is not the vocabulary of {save}/xlmr_import/dict.txt" in proc.stderr
+    proc = run("xlmk_base.sh", sample_data, hf_dir, save)
+    assert proc.returncode == 2 and "does not have xlmk_base's shape (its import says fairseq_arch xlmk_tiny" in proc.stderr
+    assert imported.stat().st_mtime_ns == written
+
+
 def test_hydra_config_of_the_base_recipe(sample_data, tmp_path):
     overrides = [
         f"task.data={sample_data}", f"common.user_dir={REPO}/xlmk_fairseq",
@@ -62,9 +81,11 @@ def test_hydra_config_of_the_base_recipe(sample_data, tmp_path):
     assert updates == 2 and task["_name"] == "knowledge_pretraining" and task["tokens_per_sample"] == 64
 
 
-def test_base_recipe_refuses_missing_inputs(tmp_path):
+def test_base_recipe_refuses_missing_inputs(sample_data, tmp_path):
     proc = run("xlmk_base.sh")
     assert proc.returncode == 2 and "usage: recipes/xlmk_base.sh DATA XLMR_CHECKPOINT SAVE_DIR" in proc.stderr
     proc = run("xlmk_base.sh", tmp_path, tmp_path / "model.pt", tmp_path / "ck")
     assert proc.returncode == 2 and "manifest.json: no such file" in proc.stderr
+    proc = run("xlmk_base.sh", sample_data, tmp_path / "model.pt", tmp_path / "ck")
+    assert proc.returncode == 2 and "model.pt: no such file, nor a Hugging Face directory" in proc.stderr
     assert not (tmp_path / "ck").exists()

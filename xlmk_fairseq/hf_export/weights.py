@@ -1,7 +1,8 @@
-"""fairseq RoBERTa/XLM-R encoder weights -> Hugging Face ``XLMRobertaForMaskedLM`` weights.
+"""fairseq RoBERTa/XLM-R encoder weights <-> Hugging Face ``XLMRobertaForMaskedLM`` weights.
 
 Both are post-LayerNorm BERT encoders with learned positions that start after the padding
-index, so the conversion is a renaming; the checks below refuse the variants that are not
+index, so the conversion is a renaming, one table for both directions (``xlmk-export-hf``
+and ``xlmk-import-hf``). The checks below refuse the fairseq variants that are not
 (pre-LayerNorm, sinusoidal positions, no embedding LayerNorm).
 """
 
@@ -9,6 +10,16 @@ import torch
 
 from ..errors import ConfigError
 
+# both models start positions at pad index 1 + 1: max_position_embeddings = max_positions + 2
+POSITION_OFFSET = 2
+LAYER_NORM_EPS = 1e-5  # fairseq's LayerNorm, which RoBERTa's layers use without a flag
+
+EMBEDDING_NAMES = {
+    "embed_tokens.weight": "roberta.embeddings.word_embeddings.weight",
+    "embed_positions.weight": "roberta.embeddings.position_embeddings.weight",
+    "layernorm_embedding.weight": "roberta.embeddings.LayerNorm.weight",
+    "layernorm_embedding.bias": "roberta.embeddings.LayerNorm.bias",
+}
 LAYER_NAMES = {
     "self_attn.q_proj": "attention.self.query",
     "self_attn.k_proj": "attention.self.key",
@@ -19,6 +30,28 @@ LAYER_NAMES = {
     "fc2": "output.dense",
     "final_layer_norm": "output.LayerNorm",
 }
+LM_HEAD_NAMES = {
+    "dense.weight": "lm_head.dense.weight",
+    "dense.bias": "lm_head.dense.bias",
+    "layer_norm.weight": "lm_head.layer_norm.weight",
+    "layer_norm.bias": "lm_head.layer_norm.bias",
+    "weight": "lm_head.decoder.weight",  # the word embeddings, tied on both sides
+    "bias": "lm_head.bias",
+}
+ENCODER, LM_HEAD = "encoder.sentence_encoder.", "encoder.lm_head."
+TOKEN_TYPES = "roberta.embeddings.token_type_embeddings.weight"
+
+
+def name_pairs(num_layers, lm_head=True):
+    """(fairseq name, Hugging Face name) of every tensor the two models share."""
+    pairs = [(ENCODER + ours, theirs) for ours, theirs in EMBEDDING_NAMES.items()]
+    for i in range(num_layers):
+        for ours, theirs in LAYER_NAMES.items():
+            for kind in ("weight", "bias"):
+                pairs.append((f"{ENCODER}layers.{i}.{ours}.{kind}", f"roberta.encoder.layer.{i}.{theirs}.{kind}"))
+    if lm_head:
+        pairs += [(LM_HEAD + ours, theirs) for ours, theirs in LM_HEAD_NAMES.items()]
+    return pairs
 
 
 def hf_config(args, vocab_size):
@@ -35,9 +68,9 @@ def hf_config(args, vocab_size):
         hidden_act="gelu",
         hidden_dropout_prob=args.dropout,
         attention_probs_dropout_prob=args.attention_dropout,
-        max_position_embeddings=args.max_positions + 2,  # fairseq: pad index 1 + 1 offset
+        max_position_embeddings=args.max_positions + POSITION_OFFSET,
         type_vocab_size=1,
-        layer_norm_eps=1e-5,  # fairseq's LayerNorm default
+        layer_norm_eps=LAYER_NORM_EPS,
         pad_token_id=1, bos_token_id=0, eos_token_id=2,
         tie_word_embeddings=not getattr(args, "untie_weights_roberta", False),
         architectures=["XLMRobertaForMaskedLM"],
@@ -62,24 +95,20 @@ def _check_convertible(args):
 
 def hf_state_dict(fairseq_state, num_layers):
     """Rename the encoder's tensors to ``XLMRobertaForMaskedLM``'s names."""
-    src = "encoder.sentence_encoder."
-    embed = fairseq_state[src + "embed_tokens.weight"]
-    out = {
-        "roberta.embeddings.word_embeddings.weight": embed,
-        "roberta.embeddings.position_embeddings.weight": fairseq_state[src + "embed_positions.weight"],
-        "roberta.embeddings.token_type_embeddings.weight": torch.zeros(1, embed.size(1), dtype=embed.dtype),
-        "roberta.embeddings.LayerNorm.weight": fairseq_state[src + "layernorm_embedding.weight"],
-        "roberta.embeddings.LayerNorm.bias": fairseq_state[src + "layernorm_embedding.bias"],
-        "lm_head.dense.weight": fairseq_state["encoder.lm_head.dense.weight"],
-        "lm_head.dense.bias": fairseq_state["encoder.lm_head.dense.bias"],
-        "lm_head.layer_norm.weight": fairseq_state["encoder.lm_head.layer_norm.weight"],
-        "lm_head.layer_norm.bias": fairseq_state["encoder.lm_head.layer_norm.bias"],
-        "lm_head.decoder.weight": fairseq_state["encoder.lm_head.weight"],
-        "lm_head.bias": fairseq_state["encoder.lm_head.bias"],
-        "lm_head.decoder.bias": fairseq_state["encoder.lm_head.bias"],  # tied to lm_head.bias in HF
-    }
-    for i in range(num_layers):
-        for theirs, ours in LAYER_NAMES.items():
-            for kind in ("weight", "bias"):
-                out[f"roberta.encoder.layer.{i}.{ours}.{kind}"] = fairseq_state[f"{src}layers.{i}.{theirs}.{kind}"]
+    out = {theirs: fairseq_state[ours] for ours, theirs in name_pairs(num_layers)}
+    out["lm_head.decoder.bias"] = out["lm_head.bias"]  # tied to lm_head.bias in HF
+    embed = out[EMBEDDING_NAMES["embed_tokens.weight"]]
+    out[TOKEN_TYPES] = torch.zeros(1, embed.size(1), dtype=embed.dtype)  # fairseq has none
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
+
+
+def fairseq_state_dict(hf_state, num_layers, lm_head=True):
+    """Rename ``XLMRobertaForMaskedLM``'s tensors (``lm_head=False``: its encoder's) to fairseq's.
+
+    Hugging Face adds ``token_type_embeddings[0]`` to every position (token type ids default
+    to 0); fairseq has no token types, so that row is added to every row of the position
+    table, which gives the same sum.
+    """
+    out = {ours: hf_state[theirs].detach().clone().contiguous() for ours, theirs in name_pairs(num_layers, lm_head)}
+    out[ENCODER + "embed_positions.weight"] += hf_state[TOKEN_TYPES][0]
+    return out
