@@ -67,22 +67,24 @@ def test_training_continues_from_a_plain_roberta_checkpoint(synthetic_data, mask
     assert torch.load(tmp_path / "ck" / "checkpoint_last.pt", weights_only=False)["optimizer_history"][-1]["num_updates"] == 2
 
 
-def test_resume_restores_queues_bit_exactly(synthetic_data, tmp_path):
+@pytest.mark.parametrize("key_encoder", ["shared", "momentum"])
+def test_resume_restores_queues_bit_exactly(synthetic_data, tmp_path, key_encoder):
     from fairseq import checkpoint_utils
 
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    run_train(synthetic_data, straight, "--max-update", "6", "--save-interval-updates", "3")
+    flags = ["--key-encoder", key_encoder]
+    run_train(synthetic_data, straight, "--max-update", "6", "--save-interval-updates", "3", *flags)
     midway = checkpoint_utils.load_checkpoint_to_cpu(str(straight / "checkpoint_1_3.pt"))
     assert int(midway["model"]["mep_queue.num_enqueued"]) == 3 * 8
     # interrupted run: resume from the update-3 checkpoint as checkpoint_last.pt
     resumed.mkdir()
     shutil.copy(straight / "checkpoint_1_3.pt", resumed / "checkpoint_last.pt")
-    proc, _ = run_train(synthetic_data, resumed, "--max-update", "6")
+    proc, _ = run_train(synthetic_data, resumed, "--max-update", "6", *flags)
     assert "Loaded checkpoint" in proc.stdout + proc.stderr
     a = checkpoint_utils.load_checkpoint_to_cpu(str(straight / "checkpoint_last.pt"))["model"]
     b = checkpoint_utils.load_checkpoint_to_cpu(str(resumed / "checkpoint_last.pt"))["model"]
-    queue_keys = [k for k in a if "_queue." in k]
-    assert queue_keys
+    queue_keys = [k for k in a if "_queue." in k or k.startswith("momentum.")]
+    assert any(k.startswith("momentum.") for k in queue_keys) == (key_encoder == "momentum")
     for key in queue_keys:
         assert torch.equal(a[key], b[key]), key
     assert int(b["mep_queue.num_enqueued"]) == 6 * 8

@@ -4,6 +4,7 @@ import math
 import os
 import sys
 
+import pytest
 import torch
 
 from conftest import REPO, run_train
@@ -87,18 +88,22 @@ def test_an_out_of_memory_batch_on_one_worker_hangs_no_other(synthetic_data, tmp
     assert int(queues["mep_queue.num_enqueued"]) == 4 * 2 * 8 - 8
 
 
-def test_fairseqs_default_ddp_backend_trains_the_paper_configuration(synthetic_data, tmp_path):
+@pytest.mark.parametrize("key_encoder", ["shared", "momentum"])
+def test_fairseqs_default_ddp_backend_trains_the_paper_configuration(synthetic_data, tmp_path, key_encoder):
     """--ddp-backend pytorch_ddp (c10d) without --find-unused-parameters fails at the second
-    update if any parameter got no gradient in the first."""
+    update if any parameter got no gradient in the first. With the momentum key encoder, its
+    moving averages of identical weights stay identical on every worker."""
     dump = tmp_path / "dump"
     dump.mkdir()
     helper = os.path.join(REPO, "tests", "helpers", "train_and_dump_queues.py")
     proc, _ = run_train(
         synthetic_data, tmp_path / "ck", "--langs", "en", "--max-update", "3",
-        "--distributed-backend", "gloo", "--ddp-backend", "pytorch_ddp",
+        "--distributed-backend", "gloo", "--ddp-backend", "pytorch_ddp", "--key-encoder", key_encoder,
         launcher=torchrun(helper, dump, port=29535), env={"XLMK_TEST_CPU_DDP": "1"}, timeout=300,
     )
-    assert int(assert_identical_queues(dump)["mep_queue.num_enqueued"]) == 3 * 2 * 8
+    state = assert_identical_queues(dump)
+    assert int(state["mep_queue.num_enqueued"]) == 3 * 2 * 8
+    assert any(k.startswith("momentum.") for k in state) == (key_encoder == "momentum")
 
 
 def test_key_gather_under_autocast_with_a_dummy_batch(synthetic_data, tmp_path):

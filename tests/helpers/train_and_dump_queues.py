@@ -1,7 +1,8 @@
 """Run fairseq-train in this process and, at exit, save this worker's queues.
 
 Test instrumentation for distributed runs: fairseq writes checkpoints on rank 0 only, so
-each worker dumps its own queue buffers to DUMP_DIR/rank<R>.pt to compare them.
+each worker dumps its own queue buffers (and momentum key encoder) to DUMP_DIR/rank<R>.pt to
+compare them.
 
     torchrun --nproc-per-node 2 train_and_dump_queues.py DUMP_DIR FAIRSEQ_TRAIN_ARGS...
 
@@ -37,7 +38,7 @@ def build_model(self, cfg, from_checkpoint=False):
 
 def dump():
     if built:
-        state = {k: v for k, v in built[0].state_dict().items() if "_queue." in k}
+        state = {k: v for k, v in built[0].state_dict().items() if "_queue." in k or k.startswith("momentum.")}
         torch.save(state, os.path.join(dump_dir, f"rank{os.environ.get('RANK', '0')}.pt"))
 
 

@@ -18,12 +18,13 @@ ROLE_ORDER = ("mep_query", "mep_key", "oe_subject", "oe_object")
 
 class XLMKBatchDataset(FairseqDataset):
     def __init__(self, datasets: "OrderedDict[str, FairseqDataset]", pad_idx, seed=1,
-                 num_buckets=2, shuffle=True):
+                 num_buckets=2, shuffle=True, separate_keys=False):
         super().__init__()
         assert datasets, "no task to train"
         self.datasets = OrderedDict(datasets)
         self.primary = next(iter(self.datasets))
         self.pad_idx, self.seed, self.num_buckets, self.shuffle = pad_idx, seed, num_buckets, shuffle
+        self.separate_keys = separate_keys
         self.epoch = 1
         self._order = None
 
@@ -96,7 +97,8 @@ class XLMKBatchDataset(FairseqDataset):
         mep = [s["mep"] for s in samples] if "mep" in self.datasets else []
         oe = [s["oe"] for s in samples] if "oe" in self.datasets else []
         if mep or oe:
-            batch["knowledge"] = collate_knowledge(mep, oe, self.pad_idx, self.num_buckets)
+            batch["knowledge"] = collate_knowledge(mep, oe, self.pad_idx, self.num_buckets,
+                                                   self.separate_keys)
         batch["ntokens"] = sum(
             int(sub["net_input"]["src_tokens"].ne(self.pad_idx).sum())
             for key, sub in batch.items() if key in ("mlm", "desc_mlm")
@@ -110,24 +112,35 @@ def _token_sizes(dataset):
     return np.asarray(sizes[0] if isinstance(sizes, (list, tuple)) else sizes)
 
 
-def collate_knowledge(mep, oe, pad_idx, num_buckets):
-    """Collate MEP and OE examples into length buckets of (tokens, pick positions)."""
+def collate_knowledge(mep, oe, pad_idx, num_buckets, separate_keys=False):
+    """Collate MEP and OE examples into length buckets of (tokens, pick positions).
+
+    ``separate_keys``: the keys (MEP descriptions, OE objects) get buckets of their own,
+    after the others, for a separate key encoder; "key_buckets" says how many.
+    """
     seqs = ([x["query"] for x in mep] + [x["key"] for x in mep]
             + [x["subject"] for x in oe] + [x["object"] for x in oe])
     picks = [x["pos"] for x in mep] + [0] * (len(mep) + 2 * len(oe))
+    m, o = len(mep), len(oe)
+    is_key = np.zeros(len(seqs), dtype=bool)
+    is_key[m : 2 * m] = is_key[2 * m + o :] = True
+    groups = (np.flatnonzero(~is_key), np.flatnonzero(is_key)) if separate_keys else (np.arange(len(seqs)),)
     lengths = np.array([len(s) for s in seqs])
-    by_length = np.argsort(lengths, kind="stable")
     buckets, row_of = [], np.empty(len(seqs), dtype=np.int64)
     row = 0
-    for chunk in _split_for_padding(lengths[by_length], num_buckets):
-        members = by_length[chunk]
-        tokens = data_utils.collate_tokens([seqs[i] for i in members], pad_idx)
-        positions = torch.tensor([picks[i] for i in members], dtype=torch.long)
-        buckets.append((tokens, positions))
-        row_of[members] = np.arange(row, row + len(members))
-        row += len(members)
+    for group in groups:
+        first_of_group = len(buckets)
+        by_length = group[np.argsort(lengths[group], kind="stable")]
+        for chunk in _split_for_padding(lengths[by_length], num_buckets):
+            members = by_length[chunk]
+            tokens = data_utils.collate_tokens([seqs[i] for i in members], pad_idx)
+            positions = torch.tensor([picks[i] for i in members], dtype=torch.long)
+            buckets.append((tokens, positions))
+            row_of[members] = np.arange(row, row + len(members))
+            row += len(members)
     return {
         "buckets": buckets,
+        "key_buckets": len(buckets) - first_of_group if separate_keys else 0,
         "order": torch.from_numpy(row_of),
         "num_mep": len(mep),
         "num_oe": len(oe),

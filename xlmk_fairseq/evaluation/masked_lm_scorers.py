@@ -79,7 +79,7 @@ class FairseqScorer:
         self.vocab_size = len(d)
         self.max_positions = self.model.max_positions()
         heads = getattr(self.model, "knowledge_heads", None)
-        self.has_knowledge_heads = heads is not None and "mep_key" in heads
+        self.has_knowledge_heads = heads is not None and "mep_query" in heads
 
     @torch.no_grad()
     def mask_log_probs(self, sequences):
@@ -96,7 +96,7 @@ class FairseqScorer:
     @torch.no_grad()
     def mep_keys(self, cls_features):
         """The MEP key head applied to <s> states (XLM-K checkpoints only)."""
-        return self.model.knowledge_heads.mep_key(cls_features)
+        return self.model.knowledge_heads.entity_key(cls_features)
 
 
 class HuggingFaceScorer:

@@ -31,6 +31,9 @@ VERIFY_SENTENCES = [
     "北京是中华人民共和国的首都。",
 ]
 TOLERANCE = 1e-4
+# training state that a Hugging Face model has no place for, and that inference does not need
+TRAINING_STATE = {"momentum.": "the momentum key encoder", "mep_queue.": "the MEP key queue",
+                  "oe_queue.": "the OE key queue"}
 
 
 def export(checkpoint, data, out_dir, verify=True, sentences=VERIFY_SENTENCES, overwrite=False):
@@ -50,6 +53,8 @@ def export(checkpoint, data, out_dir, verify=True, sentences=VERIFY_SENTENCES, o
     try:
         _write(hub, args, state, vocab_size, data, tmp)
         report = verify_export(hub, tmp, sentences, data_text) if verify else {"verified": False}
+        report["left_out"] = [what for prefix, what in TRAINING_STATE.items()
+                              if any(key.startswith(prefix) for key in state)]
         with open(os.path.join(tmp, "xlmk_export.json"), "w", encoding="utf-8") as f:
             json.dump({"checkpoint": os.path.abspath(checkpoint), "data": os.path.abspath(data), **report}, f, indent=2)
         if os.path.exists(out_dir):
@@ -79,9 +84,8 @@ def _write(hub, args, state, vocab_size, data, out):
     # tokenizer.json as well, so that loading needs no sentencepiece -> tokenizers conversion
     AutoTokenizer.from_pretrained(out).save_pretrained(out)
     if hasattr(hub.model, "knowledge_heads"):
-        heads = hub.model.knowledge_heads
         save_knowledge_heads(state, args.encoder_embed_dim, args.knowledge_proj_dim,
-                             args.num_relations, heads.groups, out)
+                             args.num_relations, out)
         if os.path.isfile(os.path.join(data, RELATIONS_FILE)):
             shutil.copy(os.path.join(data, RELATIONS_FILE), os.path.join(out, RELATIONS_FILE))
 
@@ -97,7 +101,7 @@ def refuse_user_defined_symbols(spm_path):
     symbols = [p.piece for p in proto.pieces if p.type == p.USER_DEFINED]
     if symbols:
         raise ConfigError(
-            f"{spm_path} has {len(symbols)} user-defined symbol(s) ({' '.join(symbols[:5])}): not exportable, "
+            f"{spm_path} has {len(symbols)} user-defined symbol(s) ({' '.join(symbols[:5])}): not convertible, "
             f"Hugging Face's tokenizer splits them out as added tokens and drops the \"▁\" sentencepiece "
             f"emits before them, so its token ids would differ from fairseq's")
 
@@ -105,30 +109,49 @@ def refuse_user_defined_symbols(spm_path):
 def verify_export(hub, export_dir, sentences, data_text=()):
     """Reload the export from disk and compare token ids and logits with the fairseq model, on
     ``sentences`` and on ``data_text``, (where, text) pairs of the data's own text."""
-    import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(export_dir)
     model = AutoModelForMaskedLM.from_pretrained(export_dir).eval()
+    texts = [("", s) for s in sentences] + [(f" ({w} of the data)", t) for w, t in data_text]
+    worst = compare_with_fairseq(hub, tokenizer, lambda ids: model(input_ids=ids).logits, texts, "export")
+    return {"verified": True, "sentences": len(sentences), "data_sentences": len(data_text),
+            "max_abs_logit_diff": worst}
+
+
+def compare_with_fairseq(hub, tokenizer, hf_forward, texts, what, fairseq_forward=None, output="logits"):
+    """Token ids of ``tokenizer`` and outputs of ``hf_forward`` against fairseq's hub interface
+    (``fairseq_forward``; default: its logits) on ``texts``, (where, text) pairs; the largest
+    difference, or a ConfigError "``what`` verification failed" above TOLERANCE."""
+    import torch
+
+    fairseq_forward = fairseq_forward or (lambda ids: hub.model(ids)[0])
     worst = 0.0
-    for where, sentence in [("", s) for s in sentences] + [(f" ({w} of the data)", t) for w, t in data_text]:
+    for where, sentence in texts:
         ours = hub.encode(sentence)
         if len(ours) > hub.model.max_positions():
             raise ConfigError(f"cannot verify on {sentence!r}{where}: {len(ours)} tokens, more than the "
                               f"model's {hub.model.max_positions()} positions")
         theirs = tokenizer(sentence, return_tensors="pt")["input_ids"][0]
         if ours.tolist() != theirs.tolist():
-            raise ConfigError(f"export verification failed: token ids differ on {sentence!r}{where}: "
+            raise ConfigError(f"{what} verification failed: token ids differ on {sentence!r}{where}: "
                               f"fairseq {ours.tolist()} vs Hugging Face {theirs.tolist()}")
         with torch.no_grad():
-            expected = hub.model(ours.unsqueeze(0))[0]
-            got = model(input_ids=theirs.unsqueeze(0)).logits
+            expected = fairseq_forward(ours.unsqueeze(0))
+            got = hf_forward(theirs.unsqueeze(0))
         worst = max(worst, (expected - got).abs().max().item())
         if worst > TOLERANCE:
-            raise ConfigError(f"export verification failed: logits differ by {worst:.2e} (> {TOLERANCE}) "
+            raise ConfigError(f"{what} verification failed: {output} differ by {worst:.2e} (> {TOLERANCE}) "
                               f"on {sentence!r}{where}")
-    return {"verified": True, "sentences": len(sentences), "data_sentences": len(data_text),
-            "max_abs_logit_diff": worst}
+    return worst
+
+
+def read_sentences(path):
+    """The non-empty lines of a --sentences file."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: no such file")
+    with open(path, encoding="utf-8") as f:
+        return [s.strip() for s in f if s.strip()]
 
 
 def main(argv=None):
@@ -148,11 +171,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        sentences = VERIFY_SENTENCES
-        if args.sentences:
-            if not os.path.isfile(args.sentences):
-                raise ConfigError(f"{args.sentences}: no such file")
-            sentences = [s.strip() for s in open(args.sentences, encoding="utf-8") if s.strip()]
+        sentences = read_sentences(args.sentences) if args.sentences else VERIFY_SENTENCES
         report = export(args.checkpoint, args.data, args.out_dir, args.verify, sentences, args.overwrite)
     except ImportError as e:
         print(f"xlmk-export-hf: error: {e}; install the Hugging Face extra: pip install -e '.[hf]'", file=sys.stderr)
@@ -167,6 +186,8 @@ def main(argv=None):
               f"{data_text}, max |logit diff| {report['max_abs_logit_diff']:.1e})")
     else:
         print(f"exported {args.checkpoint} -> {args.out_dir} (not verified)")
+    if report["left_out"]:
+        print(f"left out (training state, not part of the model): {', '.join(report['left_out'])}")
     return 0
 
 

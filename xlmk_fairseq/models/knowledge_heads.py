@@ -3,24 +3,26 @@
 import torch
 import torch.nn as nn
 
-# Which heads each loss trains. Only the groups that the configuration's losses use are
-# built: a parameter that gets no gradient stops fairseq's default DDP backend (c10d,
-# without --find-unused-parameters) at the second update.
-HEAD_GROUPS = {
-    "mep": ("mep_query", "mep_key"),
-    "oe": ("oe_query", "oe_key", "relation_embeddings"),
-    "relation_classifier": ("relation_classifier",),
-}
+# Every head a configuration may build; the OE query head comes with the relation table.
+HEADS = ("mep_query", "mep_key", "oe_query", "oe_key", "relation_classifier")
 
 
-def head_groups(knowledge_tasks, oe_loss="contrastive"):
-    """The head groups that ``--knowledge-tasks`` and ``--oe-loss`` train."""
-    groups = []
+def heads_to_build(knowledge_tasks, oe_loss="contrastive", key_encoder="shared"):
+    """The heads that ``--knowledge-tasks``, ``--oe-loss`` and ``--key-encoder`` train.
+
+    Only those are built: a parameter that gets no gradient stops fairseq's default DDP
+    backend (c10d, without --find-unused-parameters) at the second update. With the
+    momentum key encoder, keys come from a moving copy of the query heads (MoCo), so the
+    online key heads would get no gradient and are not built.
+    """
+    heads = []
     if "mep" in knowledge_tasks:
-        groups.append("mep")
-    if "oe" in knowledge_tasks:
-        groups.append("oe" if oe_loss == "contrastive" else "relation_classifier")
-    return tuple(groups)
+        heads += ["mep_query"] + (["mep_key"] if key_encoder == "shared" else [])
+    if "oe" in knowledge_tasks and oe_loss == "contrastive":
+        heads += ["oe_query"] + (["oe_key"] if key_encoder == "shared" else [])
+    if "oe" in knowledge_tasks and oe_loss == "classification":
+        heads.append("relation_classifier")
+    return tuple(heads)
 
 
 class ProjectionHead(nn.Module):
@@ -42,33 +44,38 @@ class KnowledgeHeads(nn.Module):
     OE: query from <s> of the subject description plus the relation embedding (Eq. 3),
     key from <s> of the object description (Eq. 4). ``relation_classifier`` serves the
     "OE w/o contrastive loss" ablation (relation from [subject; object], cross-entropy).
-    ``groups`` (keys of HEAD_GROUPS) says which of them exist.
+    ``heads`` (names from HEADS) says which of them exist.
     """
 
     def __init__(self, embed_dim: int, proj_dim: int, num_relations: int,
-                 groups=("mep", "oe")):
+                 heads=("mep_query", "mep_key", "oe_query", "oe_key")):
         super().__init__()
-        unknown = set(groups) - set(HEAD_GROUPS)
+        unknown = set(heads) - set(HEADS)
         if unknown:
-            raise ValueError(f"unknown knowledge head groups {sorted(unknown)}")
-        self.groups = tuple(g for g in HEAD_GROUPS if g in groups)
+            raise ValueError(f"unknown knowledge heads {sorted(unknown)}")
+        self.heads = tuple(h for h in HEADS if h in heads)
         num_relations = max(num_relations, 1)
-        if "mep" in groups:
-            self.mep_query = ProjectionHead(embed_dim, proj_dim)
-            self.mep_key = ProjectionHead(embed_dim, proj_dim)
-        if "oe" in groups:
-            self.oe_query = ProjectionHead(embed_dim, proj_dim)
-            self.oe_key = ProjectionHead(embed_dim, proj_dim)
+        for name in ("mep_query", "mep_key", "oe_query", "oe_key"):
+            if name in heads:
+                setattr(self, name, ProjectionHead(embed_dim, proj_dim))
+        if "oe_query" in heads:
             self.relation_embeddings = nn.Embedding(num_relations, embed_dim)
             nn.init.normal_(self.relation_embeddings.weight, mean=0.0, std=0.02)
-        if "relation_classifier" in groups:
+        if "relation_classifier" in heads:
             self.relation_classifier = ProjectionHead(2 * embed_dim, proj_dim, num_relations)
 
     def __contains__(self, head: str) -> bool:
         return head in self._modules
 
+    @property
+    def entity_key(self):
+        """The head that maps a description's <s> state into MEP's key space: the key
+        head, or with a momentum key encoder (no online key head) the query head, whose
+        moving copy wrote the keys."""
+        return self.mep_key if "mep_key" in self else self.mep_query
 
-def groups_of_state_dict(names):
-    """The head groups whose tensors appear among ``names`` (relative to the heads)."""
-    return tuple(g for g, heads in HEAD_GROUPS.items()
-                 if any(n.split(".")[0] in heads for n in names))
+
+def heads_of_state_dict(names):
+    """The heads whose tensors appear among ``names`` (relative to KnowledgeHeads)."""
+    present = {n.split(".")[0] for n in names}
+    return tuple(h for h in HEADS if h in present)

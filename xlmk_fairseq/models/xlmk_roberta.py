@@ -18,11 +18,18 @@ from fairseq.utils import safe_getattr
 
 from ..errors import ConfigError
 from .key_queue import KeyQueue
-from .knowledge_heads import KnowledgeHeads, head_groups
+from .knowledge_heads import KnowledgeHeads, heads_to_build
+from .momentum_encoder import MomentumKeyEncoder
 
 logger = logging.getLogger(__name__)
 
-ADDED_PREFIXES = ("knowledge_heads.", "mep_queue.", "oe_queue.")
+ADDED_PREFIXES = ("knowledge_heads.", "mep_queue.", "oe_queue.", "momentum.")
+# where the momentum key encoder's weights start: a copy of the query side (MoCo)
+MOMENTUM_SOURCES = {
+    "sentence_encoder": "encoder.sentence_encoder",
+    "heads.mep": "knowledge_heads.mep_query",
+    "heads.oe": "knowledge_heads.oe_query",
+}
 
 
 @register_model("xlmk_roberta")
@@ -31,11 +38,16 @@ class XLMKRobertaModel(RobertaModel):
     def hub_models(cls):
         return {}  # no downloads: point from_pretrained at a local directory
 
-    def __init__(self, args, encoder, num_relations, groups=("mep", "oe")):
+    def __init__(self, args, encoder, num_relations,
+                 heads=("mep_query", "mep_key", "oe_query", "oe_key"), momentum_tasks=()):
         super().__init__(args, encoder)
         dim, proj = args.encoder_embed_dim, args.knowledge_proj_dim
-        self.knowledge_heads = KnowledgeHeads(dim, proj, num_relations, groups)
+        self.knowledge_heads = KnowledgeHeads(dim, proj, num_relations, heads)
         self.knowledge_heads.apply(init_bert_params)
+        # momentum_tasks: the contrastive tasks whose keys come from a momentum key encoder
+        self.momentum = MomentumKeyEncoder(encoder.sentence_encoder, {
+            task: getattr(self.knowledge_heads, task + "_query") for task in momentum_tasks
+        }) if momentum_tasks else None
         self.mep_queue = KeyQueue(args.queue_size, proj)
         self.oe_queue = KeyQueue(args.queue_size, proj)
         self._pending_keys = None
@@ -66,8 +78,11 @@ class XLMKRobertaModel(RobertaModel):
                 f"{args.num_relations}"
             )
         encoder = RobertaEncoder(args, task.source_dictionary)
-        groups = head_groups(task.knowledge_tasks, getattr(task.cfg, "oe_loss", "contrastive"))
-        return cls(args, encoder, args.num_relations, groups)
+        oe_loss = getattr(task.cfg, "oe_loss", "contrastive")
+        key_encoder = getattr(task.cfg, "key_encoder", "shared")
+        heads = heads_to_build(task.knowledge_tasks, oe_loss, key_encoder)
+        momentum_tasks = [t for t in ("mep", "oe") if t + "_query" in heads] if key_encoder == "momentum" else []
+        return cls(args, encoder, args.num_relations, heads, momentum_tasks)
 
     @classmethod
     def from_pretrained(cls, model_name_or_path, checkpoint_file="model.pt",
@@ -116,18 +131,23 @@ class XLMKRobertaModel(RobertaModel):
         # Each knowledge sequence contributes one vector: the final hidden state at its
         # "pick" position (the mention's first token, or <s> of a description). Sequences
         # arrive in length buckets to limit padding; "order" restores the role order
-        # [mep sentences, mep descriptions, oe subjects, oe objects].
-        picked = []
-        for tokens, positions in k["buckets"]:
-            features, _ = self.encoder.extract_features(tokens)
+        # [mep sentences, mep descriptions, oe subjects, oe objects]. The last
+        # k["key_buckets"] buckets hold only keys (descriptions of MEP, objects of OE): with
+        # a momentum key encoder they go through it, without gradient.
+        picked, first_key_bucket = [], len(k["buckets"]) - k.get("key_buckets", 0)
+        for i, (tokens, positions) in enumerate(k["buckets"]):
+            if i < first_key_bucket:
+                features, _ = self.encoder.extract_features(tokens)
+            else:
+                features = self.momentum.features(tokens, self._compute_dtype())
             picked.append(features[torch.arange(tokens.size(0), device=tokens.device), positions])
-        vectors = torch.cat(picked)[k["order"]]
+        vectors = torch.cat([p.to(picked[0].dtype) for p in picked])[k["order"]]  # online's dtype
         m, o = k["num_mep"], k["num_oe"]
         heads = self.knowledge_heads
         out = {}
         if m:
             out["mep_query"] = heads.mep_query(vectors[:m])
-            out["mep_key"] = heads.mep_key(vectors[m : 2 * m])
+            out["mep_key"] = self._key("mep", vectors[m : 2 * m])
         if o:
             subjects, objects = vectors[2 * m : 2 * m + o], vectors[2 * m + o : 2 * m + 2 * o]
             if oe_classification:
@@ -137,8 +157,29 @@ class XLMKRobertaModel(RobertaModel):
             else:
                 relations = heads.relation_embeddings(k["relations"])
                 out["oe_query"] = heads.oe_query(subjects + relations)
-                out["oe_key"] = heads.oe_key(objects)
+                out["oe_key"] = self._key("oe", objects)
         return out
+
+    def _key(self, task, features):
+        if self.momentum is None:
+            return getattr(self.knowledge_heads, task + "_key")(features)
+        return self.momentum.keys(task, features)
+
+    def _compute_dtype(self):
+        """The momentum copy computes in the online model's precision (fp16 under --fp16)."""
+        return self.encoder.sentence_encoder.embed_tokens.weight.dtype
+
+    @torch.no_grad()
+    def update_momentum_encoder(self, momentum):
+        """After an optimizer step: momentum = m * momentum + (1 - m) * online (MoCo)."""
+        if self.momentum is not None:
+            self.momentum.update({name: self.get_submodule(source) for name, source in
+                                  self._momentum_sources().items()}, momentum)
+
+    def _momentum_sources(self):
+        """{momentum submodule: online module it follows} for the copies this model has."""
+        present = {"sentence_encoder", *(f"heads.{task}" for task in self.momentum.heads)}
+        return {name: source for name, source in MOMENTUM_SOURCES.items() if name in present}
 
     @torch.no_grad()
     def enqueue_pending_keys(self, skip: bool = False):
@@ -157,33 +198,45 @@ class XLMKRobertaModel(RobertaModel):
             queue.enqueue(keys, entities)
 
     def upgrade_state_dict_named(self, state_dict, name):
-        super().upgrade_state_dict_named(state_dict, name)
         prefix = name + "." if name != "" else ""
+        # fairseq's upgrade of every submodule (inside super) writes a "version" entry for
+        # the momentum copy's encoder when the checkpoint has none: decide before it runs
+        has_momentum = any(k.startswith(prefix + "momentum.") for k in state_dict)
+        super().upgrade_state_dict_named(state_dict, name)
         own = self.state_dict()
         self._reset_empty_queues_of_another_size(state_dict, prefix, own)
-        filled = []
+        filled, copied = [], []
         for key, value in own.items():
             if not key.startswith(ADDED_PREFIXES):
                 continue
             full = prefix + key
-            if full not in state_dict:
+            if key.startswith("momentum.") and not has_momentum:
+                copied.append(key)  # after the heads: its sources must be complete first
+            elif full in state_dict:
+                if state_dict[full].shape != value.shape:
+                    raise ConfigError(_shape_mismatch_message(key, state_dict[full].shape, value.shape))
+            else:
                 state_dict[full] = value.clone()
                 filled.append(key)
-            elif state_dict[full].shape != value.shape:
-                raise ConfigError(_shape_mismatch_message(key, state_dict[full].shape, value.shape))
+        for key in copied:
+            state_dict[prefix + key] = state_dict[prefix + _momentum_source(key)].float().clone()
         if filled:
             logger.info(
                 "checkpoint has no XLM-K knowledge heads/queues; initialised %d tensors "
                 "freshly: %s", len(filled), ", ".join(sorted({_head_name(k) for k in filled})),
             )
-        unused = [k for k in state_dict
-                  if k.startswith(prefix + "knowledge_heads.") and k[len(prefix):] not in own]
+        if copied:
+            logger.info("momentum key encoder initialised as a copy of the restored encoder "
+                        "and query heads (%d tensors)", len(copied))
+        unused = [k for k in state_dict if k.startswith((prefix + "knowledge_heads.", prefix + "momentum."))
+                  and k[len(prefix):] not in own]
         for key in unused:
             del state_dict[key]
         if unused:
             logger.warning(
-                "checkpoint holds knowledge heads that this configuration does not train; "
-                "left out: %s", ", ".join(sorted({_head_name(k[len(prefix):]) for k in unused})),
+                "checkpoint holds knowledge heads or a momentum key encoder that this "
+                "configuration does not use; left out: %s",
+                ", ".join(sorted({_head_name(k[len(prefix):]) for k in unused})),
             )
 
     @staticmethod
@@ -196,6 +249,14 @@ class XLMKRobertaModel(RobertaModel):
                     and int(state_dict.get(count, 0)) == 0):
                 for name in ("keys", "entities", "ptr", "num_enqueued"):
                     state_dict.pop(f"{prefix}{queue}.{name}", None)
+
+
+def _momentum_source(key):
+    """'momentum.heads.mep.dense.weight' -> 'knowledge_heads.mep_query.dense.weight'."""
+    for name, source in MOMENTUM_SOURCES.items():
+        if key.startswith(f"momentum.{name}."):
+            return source + key[len(f"momentum.{name}"):]
+    raise KeyError(key)
 
 
 def _head_name(key):

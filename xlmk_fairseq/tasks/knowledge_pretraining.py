@@ -50,6 +50,8 @@ class KnowledgePretrainingConfig(FairseqDataclass):
     mask_prob: float = field(default=0.15, metadata={"help": "MLM: probability of masking a token"})
     leave_unmasked_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is left unchanged"})
     random_token_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is replaced by a random one"})
+    key_encoder: ChoiceEnum(["shared", "momentum"]) = field(default="shared", metadata={"help": "keys (MEP descriptions, OE objects) from the trained encoder and key heads, with gradient, as in the paper ('shared'), or from a momentum copy of the encoder and query heads, without gradient, as in MoCo ('momentum')"})
+    key_momentum: float = field(default=0.999, metadata={"help": "with --key-encoder momentum: after every optimizer step, momentum = m * momentum + (1 - m) * online (MoCo: 0.999)"})
     knowledge_buckets: int = field(default=4, metadata={"help": "at most this many length buckets for the knowledge sequences of a batch (a bucket is cut only where it saves >= 2%% of the tokens in padding)"})
     seed: int = II("common.seed")
 
@@ -65,6 +67,8 @@ class KnowledgePretrainingTask(FairseqTask):
         self.kdir = kdir
         self.langs = kdir.select_languages(cfg.langs)
         self.knowledge_tasks = parse_knowledge_tasks(cfg.knowledge_tasks)
+        if not 0.0 <= cfg.key_momentum < 1.0:
+            raise ConfigError(f"--key-momentum {cfg.key_momentum}: use a value in [0, 1), e.g. 0.999")
         self.num_relations = kdir.num_relations()
         self._descriptions = None
 
@@ -107,6 +111,7 @@ class KnowledgePretrainingTask(FairseqTask):
         self.datasets[split] = XLMKBatchDataset(
             datasets, self.dictionary.pad(), seed=self.cfg.seed,
             num_buckets=self.cfg.knowledge_buckets,
+            separate_keys=self.cfg.key_encoder == "momentum",
         )
         logger.info("%s: %s", split, ", ".join(f"{k} {len(v)}" for k, v in datasets.items()))
 
@@ -207,6 +212,11 @@ class KnowledgePretrainingTask(FairseqTask):
         log = criterion.empty_logging_output()
         log["skipped_oom"] = 1
         return torch.zeros(()), 0, log
+
+    def optimizer_step(self, optimizer, model, update_num):
+        # once per update (after the last of --update-freq micro-batches), on every worker
+        super().optimizer_step(optimizer, model, update_num)
+        model.update_momentum_encoder(self.cfg.key_momentum)
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
