@@ -71,8 +71,10 @@ else
               --save-interval-updates 5000 --keep-interval-updates 3 --validate-interval-updates 5000)
 fi
 
-# restore_from CHECKPOINT: the --restore-file flags for a fairseq model.pt, or for a Hugging Face
-# directory imported into SAVE_DIR/xlmr_import (once: a finished import is reused)
+# restore_from CHECKPOINT: start from a fairseq model.pt, or from a Hugging Face directory imported
+# into SAVE_DIR/xlmr_import (once: a finished import is reused). --finetune-from-model, not
+# --restore-file: fairseq uses it only while SAVE_DIR has no checkpoint_last.pt, so a relaunched
+# run resumes where it stopped instead of starting over from the checkpoint.
 restore_from() {
     local ckpt=$1 imported=$SAVE_DIR/xlmr_import rank=$NODE_RANK
     if [ "${LAUNCHER:-torchrun}" = slurm ]; then rank=${SLURM_PROCID:-0}; fi
@@ -100,7 +102,7 @@ restore_from() {
         fail "$DATA/dict.txt is not the vocabulary of $vocabulary: encode the data with the checkpoint's," \
             "xlmk-preprocess spm --spm-model $(dirname "$ckpt")/sentencepiece.bpe.model --dict $vocabulary, then binarize"
     fi
-    SETTINGS+=(--restore-file "$ckpt" --reset-optimizer --reset-dataloader --reset-meters --reset-lr-scheduler)
+    SETTINGS+=(--finetune-from-model "$ckpt")
 }
 [ -z "$XLMR_CHECKPOINT" ] || restore_from "$XLMR_CHECKPOINT"
 

@@ -63,12 +63,13 @@ def test_base_recipe_imports_a_hugging_face_directory_once(sample_data, syntheti
     assert imported.stat().st_mtime_ns == written
 
 
-def test_hydra_config_of_the_base_recipe(sample_data, tmp_path):
+def test_hydra_config_of_the_base_recipe(sample_data, sample_checkpoint, tmp_path):
+    checkpoint = sample_checkpoint
     overrides = [
         f"task.data={sample_data}", f"common.user_dir={REPO}/xlmk_fairseq",
-        f"checkpoint.restore_file={tmp_path}/none.pt", f"checkpoint.save_dir={tmp_path}/ck",
+        f"checkpoint.finetune_from_model={checkpoint}", f"checkpoint.save_dir={tmp_path}/ck",
         f"hydra.run.dir={tmp_path}/hydra", "common.fp16=false", "common.cpu=true",
-        "model._name=xlmk_tiny", "model.queue_size=16", "dataset.batch_size=4",
+        "model._name=xlmk_tiny", "model.queue_size=64", "dataset.batch_size=4",
         "optimization.update_freq=[1]", "optimization.max_update=2", "task.tokens_per_sample=64",
         "task.knowledge_tokens_per_sample=64", "dataset.num_workers=0", "dataset.data_buffer_size=0",
         "dataset.disable_validation=true",
@@ -89,3 +90,18 @@ def test_base_recipe_refuses_missing_inputs(sample_data, tmp_path):
     proc = run("xlmk_base.sh", sample_data, tmp_path / "model.pt", tmp_path / "ck")
     assert proc.returncode == 2 and "model.pt: no such file, nor a Hugging Face directory" in proc.stderr
     assert not (tmp_path / "ck").exists()
+
+
+def test_a_relaunched_base_recipe_resumes_instead_of_starting_over(sample_data, sample_checkpoint, tmp_path):
+    """After a crash the same command runs again: it must continue from checkpoint_last.pt,
+    not restore the starting checkpoint with reset optimizer and data (--restore-file would)."""
+    save = tmp_path / "ck"
+    env = {"XLMR_CHECKPOINT": str(sample_checkpoint)}
+    queue = ["--queue-size", "64"]  # the checkpoint's, whose queue holds keys
+    proc = run("xlmk_base.sh", "--smoke", save, *queue, data=sample_data, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert saved_task_config(save)[1] == 3
+    proc = run("xlmk_base.sh", "--smoke", save, *queue, "--max-update", "5", data=sample_data, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"Loaded checkpoint {save}/checkpoint_last.pt (epoch" in proc.stdout + proc.stderr
+    assert saved_task_config(save)[1] == 5
