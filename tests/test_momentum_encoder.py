@@ -111,3 +111,19 @@ def test_bad_momentum_is_refused(synthetic_data):
 
     with pytest.raises(ConfigError, match="--key-momentum"):
         build_xlmk_tiny_training(synthetic_data, *MOMENTUM, "--key-momentum", "1.5")
+
+
+def test_the_export_leaves_the_momentum_copy_out_and_says_so(sample_data, tmp_path, capsys):
+    import json
+
+    from conftest import run_train
+    from xlmk_fairseq.hf_export.cli import main
+    from xlmk_fairseq.hf_export.knowledge_heads_file import load_knowledge_heads
+
+    run_train(sample_data, tmp_path / "ck", "--max-update", "2", *MOMENTUM)
+    out = tmp_path / "hf"
+    assert main([str(tmp_path / "ck" / "checkpoint_last.pt"), str(sample_data), str(out)]) == 0
+    assert "left out (training state, not part of the model): the momentum key encoder" in capsys.readouterr().out
+    assert "the momentum key encoder" in json.loads((out / "xlmk_export.json").read_text())["left_out"]
+    heads = load_knowledge_heads(out)
+    assert heads.heads == ("mep_query", "oe_query") and heads.entity_key is heads.mep_query

@@ -1,10 +1,13 @@
 """Training throughput of knowledge_pretraining (MLM + MEP + OE) against fairseq's masked_lm.
 
 Both tasks train the same architecture on the same machine, measured alternately in one
-run (rounds of N updates each), so that machine noise hits both alike. Reported per setting:
-encoder tokens/s (non-padding tokens of every encoder input), seconds per update, padding
-fraction, the XLM-K/masked_lm ratio, and the share of the XLM-K step spent in the
-projection heads, the contrastive loss against the queue, and the enqueue.
+run (rounds of N updates each), so that machine noise hits all alike; XLM-K once per
+--key-encoder (shared: keys with gradient; momentum: keys from a no-grad momentum copy,
+updated after each optimizer step). Reported per setting: encoder tokens/s (non-padding
+tokens of every encoder input), seconds per update, padding fraction, the XLM-K/masked_lm
+ratio, the share of the shared XLM-K step spent in the projection heads, the contrastive
+loss against the queue and the enqueue, and the memory of the momentum copy (fp32 buffers:
+no gradients, no optimizer state).
 
     python tests/benchmarks/bench_throughput.py [--dims tiny,base] [--rounds 3] [--queue-size 32768]
 """
@@ -64,7 +67,7 @@ class Runner:
         sample = next(self.batches)
         start = time.perf_counter()
         self.task.train_step(sample, self.model, self.criterion, self.optimizer, self.updates)
-        self.optimizer.step()
+        self.task.optimizer_step(self.optimizer, self.model, self.updates)
         self.optimizer.zero_grad()
         self.updates += 1
         return time.perf_counter() - start, encoder_token_counts(sample, self.task.dictionary.pad())
@@ -120,6 +123,8 @@ def main():
     parser.add_argument("--updates-per-round", type=int, default=None)
     parser.add_argument("--knowledge-buckets", type=int, default=None,
                         help="override the task's default number of length buckets")
+    parser.add_argument("--key-encoders", default="shared,momentum",
+                        help="XLM-K runs, one per --key-encoder, each against masked_lm")
     cli = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     work = tempfile.mkdtemp(prefix="xlmk_bench_")
@@ -136,36 +141,40 @@ def main():
                   "--sample-break-mode", "complete", "--seed", "1"]
         print(f"# threads={torch.get_num_threads()} batch={cli.batch_size} tokens_per_sample="
               f"{cli.tokens_per_sample} queue={cli.queue_size}")
-        print("| dims | task | tokens/s | s/update | padding | ratio | heads+queue share |")
-        print("|---|---|---|---|---|---|---|")
+        print("| dims | task | tokens/s | s/update | padding | vs masked_lm | heads+queue share | momentum copy |")
+        print("|---|---|---|---|---|---|---|---|")
         for dims in cli.dims.split(","):
-            xlmk = Runner([data, "--task", "knowledge_pretraining", "--criterion", "xlmk",
-                           "--arch", "xlmk_base", "--queue-size", str(cli.queue_size), "--langs", "en",
-                           "--knowledge-proj-dim", DIMS[dims][3],
-                           "--knowledge-tokens-per-sample", str(min(256, cli.tokens_per_sample)),
-                           *(["--knowledge-buckets", str(cli.knowledge_buckets)] if cli.knowledge_buckets else []),
-                           *DIMS[dims], *common])
-            mlm = Runner([mlm_data, "--task", "masked_lm", "--criterion", "masked_lm",
-                          "--arch", "roberta_base", *DIMS[dims], *common])
+            runners = {f"xlmk {key_encoder}": Runner(
+                [data, "--task", "knowledge_pretraining", "--criterion", "xlmk",
+                 "--arch", "xlmk_base", "--queue-size", str(cli.queue_size), "--langs", "en",
+                 "--knowledge-proj-dim", DIMS[dims][3], "--key-encoder", key_encoder,
+                 "--knowledge-tokens-per-sample", str(min(256, cli.tokens_per_sample)),
+                 *(["--knowledge-buckets", str(cli.knowledge_buckets)] if cli.knowledge_buckets else []),
+                 *DIMS[dims], *common]) for key_encoder in cli.key_encoders.split(",")}
+            runners["masked_lm"] = Runner([mlm_data, "--task", "masked_lm", "--criterion", "masked_lm",
+                                           "--arch", "roberta_base", *DIMS[dims], *common])
             per_round = cli.updates_per_round or (20 if dims == "tiny" else 3)
-            stats = {"xlmk": [0.0, 0, 0, 0], "masked_lm": [0.0, 0, 0, 0]}
-            for runner in (xlmk, mlm):  # warm-up
+            stats = {name: [0.0, 0, 0, 0] for name in runners}
+            for runner in runners.values():  # warm-up
                 runner.step()
-            for _ in range(cli.rounds):
-                for name, runner in (("xlmk", xlmk), ("masked_lm", mlm)):
+            for _ in range(cli.rounds):  # alternating, so that machine noise hits all alike
+                for name, runner in runners.items():
                     for _ in range(per_round):
                         seconds, (real, slots) = runner.step()
                         s = stats[name]
                         s[0] += seconds; s[1] += real; s[2] += slots; s[3] += 1
             rate = {k: v[1] / v[0] for k, v in stats.items()}
-            overhead = knowledge_overhead(xlmk, cli.batch_size)
-            step_x = stats["xlmk"][0] / stats["xlmk"][3]
-            for name in ("xlmk", "masked_lm"):
+            for name, runner in runners.items():
                 s = stats[name]
-                ratio = f"{rate['xlmk'] / rate['masked_lm']:.3f}" if name == "xlmk" else ""
-                share = f"{100 * overhead / step_x:.2f}%" if name == "xlmk" else ""
-                print(f"| {dims} | {name} | {rate[name]:.0f} | {s[0] / s[3]:.3f} | "
-                      f"{1 - s[1] / s[2]:.3f} | {ratio} | {share} |", flush=True)
+                step = s[0] / s[3]
+                ratio = f"{rate[name] / rate['masked_lm']:.3f}" if name != "masked_lm" else ""
+                share = (f"{100 * knowledge_overhead(runner, cli.batch_size) / step:.2f}%"
+                         if name == "xlmk shared" else "")
+                momentum = getattr(runner.model, "momentum", None)
+                copy = (f"{sum(b.numel() * b.element_size() for b in momentum.buffers()) / 2**20:.0f} MiB"
+                        if momentum is not None else "")
+                print(f"| {dims} | {name} | {rate[name]:.0f} | {step:.3f} | {1 - s[1] / s[2]:.3f} | "
+                      f"{ratio} | {share} | {copy} |", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
