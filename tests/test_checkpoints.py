@@ -106,3 +106,53 @@ def test_an_empty_queue_of_another_size_is_replaced_but_a_filled_one_is_refused(
     state = {k: v.clone() for k, v in stage1.state_dict().items()}
     with pytest.raises(ConfigError, match="holds keys"):
         stage2.upgrade_state_dict_named(state, "")
+
+
+def test_a_run_killed_while_copying_a_checkpoint_resumes(synthetic_data, tmp_path):
+    """fairseq saves checkpoint_1_4.pt atomically, then copies it to checkpoint_last.pt. A
+    kill -9 right after the first appears lands in that copy (a large queue makes it take a
+    while): checkpoint_last.pt must still be a whole checkpoint, and the run must resume."""
+    import signal
+    import time
+
+    from conftest import TINY
+    from fairseq import checkpoint_utils
+
+    save = tmp_path / "ck"
+    flags = ["--queue-size", "400000", "--max-update", "6", "--save-interval-updates", "2",
+             "--disable-validation"]  # no checkpoint_best.pt: checkpoint_last.pt is the next copy
+    cmd = [os.path.join(BIN, "fairseq-train"), str(synthetic_data), *TINY, "--save-dir", str(save), *flags]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 300
+    while not (save / "checkpoint_1_4.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (save / "checkpoint_1_4.pt").exists(), "the run ended before its second save"
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(save / "checkpoint_last.pt"))
+    assert state["optimizer_history"][-1]["num_updates"] in (2, 4)
+    proc, _ = run_train(synthetic_data, save, *flags)
+    assert "Loaded checkpoint" in proc.stdout + proc.stderr
+
+
+def test_a_failed_checkpoint_copy_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    import shutil
+
+    from fairseq import checkpoint_utils
+
+    import xlmk_fairseq  # noqa: F401 (installs the atomic copy)
+
+    (tmp_path / "new.pt").write_bytes(b"new" * 1000)
+    (tmp_path / "last.pt").write_bytes(b"old")
+
+    def copy_half_then_fail(src, dst):
+        with open(dst, "wb") as f:
+            f.write(b"ne")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", copy_half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint_utils.PathManager.copy(str(tmp_path / "new.pt"), str(tmp_path / "last.pt"), overwrite=True)
+    assert (tmp_path / "last.pt").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "new.pt"]

@@ -1,0 +1,35 @@
+"""Make fairseq's checkpoint copies atomic, so that a run killed while saving can resume.
+
+fairseq writes a checkpoint atomically (a ``.tmp`` file, then a rename) but then *copies* it to
+its other names, ``checkpoint_last.pt`` among them (with ``--save-interval-updates``, the
+recipes' setting), with a plain ``shutil.copyfile``. A kill -9, a node failure or a full disk
+during that copy leaves a truncated ``checkpoint_last.pt``, and the relaunched run cannot
+resume. Here the copy goes to ``NAME.tmp`` first and is renamed over NAME: NAME is always either
+the previous checkpoint or the new one, whole.
+"""
+
+import os
+import shutil
+
+from fairseq import checkpoint_utils
+from fairseq.file_io import PathManager
+
+
+class _AtomicCopyPathManager(PathManager):
+    @staticmethod
+    def copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
+        if PathManager.path_requires_pathmanager(dst_path):  # remote storage: fairseq's own way
+            return PathManager.copy(src_path, dst_path, overwrite=overwrite)
+        tmp = dst_path + ".tmp"
+        try:
+            shutil.copyfile(src_path, tmp)
+            os.replace(tmp, dst_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return True
+
+
+def install():
+    checkpoint_utils.PathManager = _AtomicCopyPathManager
