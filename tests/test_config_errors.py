@@ -122,3 +122,15 @@ def test_a_description_row_out_of_range_is_found_before_training(data_copy, tmp_
     np.save(path, rows)
     proc, _ = run_train(data_copy, tmp_path / "ck", "--max-update", "1", check=False)
     assert_clean_failure(proc, "desc_row.npy", "entry 7", "points at item 1000000")
+
+
+@pytest.mark.parametrize("flag", ["--batch-size", "--max-tokens"])
+def test_a_batch_size_that_is_not_positive_is_refused(synthetic_data, tmp_path, flag):
+    proc, _ = run_train(synthetic_data, tmp_path / "ck", flag, "-4", "--max-update", "1", check=False)
+    assert_clean_failure(proc, f"{flag} -4: use a positive number")
+
+
+def test_a_save_dir_that_is_a_file_is_refused(synthetic_data, tmp_path):
+    (tmp_path / "ck").write_text("not a directory")
+    proc, _ = run_train(synthetic_data, tmp_path / "ck", "--max-update", "1", check=False)
+    assert_clean_failure(proc, f"--save-dir {tmp_path / 'ck'}: cannot write checkpoints there")

@@ -213,6 +213,12 @@ class KnowledgePretrainingTask(FairseqTask):
         log["skipped_oom"] = 1
         return torch.zeros(()), 0, log
 
+    def get_batch_iterator(self, dataset, max_tokens=None, max_sentences=None, *args, **kwargs):
+        for flag, value in (("--max-tokens", max_tokens), ("--batch-size", max_sentences)):
+            if value is not None and value <= 0:  # fairseq would make the whole split one batch
+                raise ConfigError(f"{flag} {value}: use a positive number")
+        return super().get_batch_iterator(dataset, max_tokens, max_sentences, *args, **kwargs)
+
     def optimizer_step(self, optimizer, model, update_num):
         # once per update (after the last of --update-freq micro-batches), on every worker
         super().optimizer_step(optimizer, model, update_num)

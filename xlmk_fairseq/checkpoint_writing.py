@@ -1,6 +1,7 @@
-"""Make fairseq's checkpoint copies atomic, so that a run killed while saving can resume.
+"""fairseq's checkpoint writing, made safe: atomic copies, and a clear error for a --save-dir
+that cannot hold checkpoints.
 
-fairseq writes a checkpoint atomically (a ``.tmp`` file, then a rename) but then *copies* it to
+A run killed while saving must be able to resume. fairseq writes a checkpoint atomically (a ``.tmp`` file, then a rename) but then *copies* it to
 its other names, ``checkpoint_last.pt`` among them (with ``--save-interval-updates``, the
 recipes' setting), with a plain ``shutil.copyfile``. A kill -9, a node failure or a full disk
 during that copy leaves a truncated ``checkpoint_last.pt``, and the relaunched run cannot
@@ -13,6 +14,8 @@ import shutil
 
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
+
+from .errors import ConfigError
 
 
 class _AtomicCopyPathManager(PathManager):
@@ -31,5 +34,17 @@ class _AtomicCopyPathManager(PathManager):
         return True
 
 
+def _verify_checkpoint_directory(save_dir):
+    """fairseq's check, which ends in a traceback for a --save-dir that is a file or read-only."""
+    try:
+        _original_verify_checkpoint_directory(save_dir)
+    except OSError as e:
+        raise ConfigError(f"--save-dir {save_dir}: cannot write checkpoints there ({e.strerror or e})") from None
+
+
+_original_verify_checkpoint_directory = checkpoint_utils.verify_checkpoint_directory
+
+
 def install():
     checkpoint_utils.PathManager = _AtomicCopyPathManager
+    checkpoint_utils.verify_checkpoint_directory = _verify_checkpoint_directory
