@@ -156,3 +156,24 @@ def test_a_failed_checkpoint_copy_leaves_the_previous_one_whole(tmp_path, monkey
         checkpoint_utils.PathManager.copy(str(tmp_path / "new.pt"), str(tmp_path / "last.pt"), overwrite=True)
     assert (tmp_path / "last.pt").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "new.pt"]
+
+
+def test_a_full_disk_while_saving_stops_with_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from fairseq import checkpoint_utils
+
+    import xlmk_fairseq  # noqa: F401 (installs the checkpoint writing checks)
+    from xlmk_fairseq.errors import ConfigError
+
+    path = tmp_path / "checkpoint_last.pt"
+    path.write_bytes(b"the previous checkpoint")
+
+    def save_half_then_fail(obj, f, *args, **kwargs):
+        f.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", save_half_then_fail)
+    with pytest.raises(ConfigError, match="cannot write the checkpoint .No space left on device.; the checkpoints "
+                                          "written before it are whole"):
+        checkpoint_utils.torch_persistent_save({"model": {}}, str(path))
+    assert path.read_bytes() == b"the previous checkpoint"
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_last.pt"]

@@ -1,5 +1,5 @@
 """fairseq's checkpoint writing, made safe: atomic copies, and a clear error for a --save-dir
-that cannot hold checkpoints.
+that cannot hold checkpoints or a disk that fills up.
 
 A run killed while saving must be able to resume. fairseq writes a checkpoint atomically (a ``.tmp`` file, then a rename) but then *copies* it to
 its other names, ``checkpoint_last.pt`` among them (with ``--save-interval-updates``, the
@@ -34,6 +34,18 @@ class _AtomicCopyPathManager(PathManager):
         return True
 
 
+def _torch_persistent_save(obj, filename, *args, **kwargs):
+    """fairseq's atomic save; a failed one (a full disk) removes its .tmp file and stops with
+    a one-line error: the checkpoints written before are whole, and a relaunch resumes."""
+    try:
+        _original_torch_persistent_save(obj, filename, *args, **kwargs)
+    except OSError as e:
+        if os.path.exists(filename + ".tmp"):
+            os.remove(filename + ".tmp")
+        raise ConfigError(f"{filename}: cannot write the checkpoint ({e.strerror or e}); the checkpoints "
+                          "written before it are whole: free space and relaunch to resume") from None
+
+
 def _verify_checkpoint_directory(save_dir):
     """fairseq's check, which ends in a traceback for a --save-dir that is a file or read-only."""
     try:
@@ -43,8 +55,10 @@ def _verify_checkpoint_directory(save_dir):
 
 
 _original_verify_checkpoint_directory = checkpoint_utils.verify_checkpoint_directory
+_original_torch_persistent_save = checkpoint_utils.torch_persistent_save
 
 
 def install():
     checkpoint_utils.PathManager = _AtomicCopyPathManager
     checkpoint_utils.verify_checkpoint_directory = _verify_checkpoint_directory
+    checkpoint_utils.torch_persistent_save = _torch_persistent_save
