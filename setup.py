@@ -26,11 +26,13 @@ setup(
         "xlmk-import-hf = xlmk_fairseq.hf_import.cli:main",
         "xlmk-eval = xlmk_fairseq.evaluation.eval_cli:main",
         "xlmk-probe = xlmk_fairseq.evaluation.probe_cli:main",
+        "xlmk-finetune = xlmk_fairseq.finetune.cli:main",
     ]},
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "hypothesis"],  # hypothesis: property-based tests of the dump readers
         # Hugging Face export, import and probing of exported models (xlmk-export-hf, xlmk-import-hf,
-        # xlmk-probe on a HF dir).
-        "hf": ["transformers>=4.44,<6", "safetensors>=0.4"],
+        # xlmk-probe on a HF dir), and downstream fine-tuning (xlmk-finetune: transformers' Trainer
+        # needs accelerate).
+        "hf": ["transformers>=4.44,<6", "safetensors>=0.4", "accelerate>=1.1"],
     },
 )

@@ -113,6 +113,10 @@ def _page_lines(path, lang, valid_fraction):
 
 
 def run(work, out, languages=None, workers=1, valid_fraction=0.01, max_relations=None):
+    if not 0 <= valid_fraction < 1:
+        raise DumpError(f"--valid-fraction {valid_fraction}: expected 0 <= fraction < 1")
+    if max_relations is not None and max_relations < 1:
+        raise DumpError(f"--max-relations {max_relations}: expected at least 1")
     wikidata_dir, spm_dir = os.path.join(work, "wikidata"), os.path.join(work, "spm")
     for path in (os.path.join(wikidata_dir, "stats.json"), os.path.join(spm_dir, SPM_FILE),
                  os.path.join(spm_dir, DICT_FILE)):
@@ -124,16 +128,27 @@ def run(work, out, languages=None, workers=1, valid_fraction=0.01, max_relations
         if not os.path.exists(os.path.join(work, "wikipedia", lang, "stats.json")):
             raise DumpError(f"no finished wikipedia step for {lang!r} in {work}/wikipedia")
 
-    entity_qids = _described_qids(page_files)  # sorted: entity id = position
-    labels = _labels(os.path.join(wikidata_dir, "items.tsv"), entity_qids)
-    triples, relations, triple_skips = _triples(wikidata_dir, entity_qids, max_relations, valid_fraction)
+    writer = KnowledgeDirWriter(out, languages, _dict_symbols(spm_dir), overwrite=True,
+                                inputs=[wikidata_dir, spm_dir, *(os.path.dirname(p) for p in page_files.values())])
+    with writer.partial:
+        return _write(writer, work, languages, page_files, workers, valid_fraction, max_relations)
 
+
+def _dict_symbols(spm_dir):
     symbols = []
     with open(os.path.join(spm_dir, DICT_FILE), encoding="utf-8") as f:
         for line in f:
             symbol, _, count = line.rstrip("\n").rpartition(" ")
             symbols.append((symbol, count or 1))
-    writer = KnowledgeDirWriter(out, languages, symbols, overwrite=True)
+    return symbols
+
+
+def _write(writer, work, languages, page_files, workers, valid_fraction, max_relations):
+    wikidata_dir, spm_dir = os.path.join(work, "wikidata"), os.path.join(work, "spm")
+    entity_qids = _described_qids(page_files)  # sorted: entity id = position
+    labels = _labels(os.path.join(wikidata_dir, "items.tsv"), entity_qids)
+    triples, relations, triple_skips = _triples(wikidata_dir, entity_qids, max_relations, valid_fraction)
+
     shutil.copy(os.path.join(spm_dir, SPM_FILE), os.path.join(writer.tmp, SPM_FILE))
     skipped = collections.Counter(triple_skips)
     per_language = {}

@@ -13,14 +13,31 @@ One subcommand per step (LUKE-style), each reading and writing under a work dire
 
 import argparse
 import os
+import re
+import sqlite3
 import sys
 
 from .dump_io import DumpError
+from .sites import WIKIPEDIA_LANGUAGES
 
 
-def _languages(text):
-    """'en, de,zh' -> ['en', 'de', 'zh']; None when nothing is named (every language)."""
-    return [x.strip() for x in (text or "").split(",") if x.strip()] or None
+def _languages(text, known=True):
+    """'EN, de zh,de' -> ['en', 'de', 'zh']; None when nothing is named (every language).
+    With ``known``, a code that is not a Wikipedia's is refused (it would keep nothing)."""
+    langs = list(dict.fromkeys(x.lower() for x in re.split(r"[,\s]+", text or "") if x)) or None
+    unknown = [lang for lang in langs or () if lang not in WIKIPEDIA_LANGUAGES] if known else []
+    if unknown:
+        raise DumpError(f"not a Wikipedia language code: {', '.join(unknown)} "
+                        f"(known: {' '.join(sorted(WIKIPEDIA_LANGUAGES))})")
+    return langs
+
+
+def _language(text):
+    """The one code of --lang, checked as --langs' codes are (it names a directory)."""
+    langs = _languages(text)
+    if langs is None or len(langs) != 1:
+        raise DumpError(f"--lang {text!r}: expected one language code, e.g. en")
+    return langs[0]
 
 
 def _wikidata(args):
@@ -52,6 +69,7 @@ def _wikipedia(args):
     from . import wikipedia
     from .shards import parse_shard
 
+    args.lang = _language(args.lang)
     if args.merge_shards:
         stats = wikipedia.merge(args.out, args.lang, args.merge_shards)
     else:
@@ -78,6 +96,9 @@ def _spm(args):
             raise DumpError("--spm-model and --dict go together")
         tokenizer.use_existing(args.spm_model, args.dict, out)
     else:
+        if args.train_vocab_size < 4:
+            raise DumpError(f"--train-vocab-size {args.train_vocab_size}: expected at least 4 "
+                            f"(<unk>, <s>, </s> and the text's characters)")
         tokenizer.train(_corpus_lines(args.out), args.train_vocab_size, out)
     print(f"sentencepiece model and dict.txt -> {out}")
 
@@ -109,18 +130,56 @@ def _binarize(args):
 def _probe_set(args):
     from . import probe_set
 
-    langs = _languages(args.langs)
+    langs = _languages(args.langs, known=False)  # build names the languages the work directory has
     probe_set.print_summary(probe_set.build(args.work, args.out, langs), args.out)
 
 
-def _all(args):
+# an `all` configuration's keys and their types (None: the key may be left empty): anything
+# else is refused, so a typo is seen
+NONE = type(None)
+CONFIG_KEYS = {"work": str, "out": str, "wikidata": (str, NONE), "truthy": (str, NONE),
+               "sitelinks_sql": (list, NONE), "wikipedia": dict, "spm": (dict, NONE), "workers": int,
+               "valid_fraction": (float, int), "max_relations": (int, NONE)}
+SPM_KEYS = {"model": (str, NONE), "dict": (str, NONE), "train_vocab_size": int}
+
+
+def _check_keys(cfg, types, where):
+    if not isinstance(cfg, dict):
+        raise DumpError(f"{where}: expected a mapping of keys, found {type(cfg).__name__}")
+    for key, value in cfg.items():
+        if key not in types:
+            raise DumpError(f"{where}: unknown key {key!r} (known: {', '.join(types)})")
+        if not isinstance(value, types[key]) or isinstance(value, bool):
+            raise DumpError(f"{where}: {key} is {value!r}, expected {_type_name(types[key])}")
+
+
+def _type_name(types):
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join("empty" if t is NONE else t.__name__ for t in types)
+
+
+def _load_config(path):
     import yaml
 
     try:
-        with open(args.config, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
-        raise DumpError(f"{args.config}: {e}") from None
+        raise DumpError(f"{path}: {e}") from None
+    _check_keys(cfg, CONFIG_KEYS, path)
+    _check_keys(cfg.get("spm") or {}, SPM_KEYS, f"{path}: spm")
+    wikipedia = cfg.get("wikipedia") or {}
+    for lang, dump in wikipedia.items():
+        if not isinstance(lang, str) or not isinstance(dump, str):
+            raise DumpError(f"{path}: wikipedia: {lang!r}: {dump!r} is not a language code and a path "
+                            f"(YAML reads no, on, yes as booleans: quote them)")
+    if not all(isinstance(p, str) for p in cfg.get("sitelinks_sql") or []):
+        raise DumpError(f"{path}: sitelinks_sql is a list of paths")
+    return cfg
+
+
+def _all(args):
+    cfg = _load_config(args.config)
     base = os.path.dirname(os.path.abspath(args.config))
     path = lambda p: p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))  # noqa: E731
     try:
@@ -133,7 +192,7 @@ def _all(args):
     except (KeyError, TypeError) as e:
         raise DumpError(f"{args.config}: needs keys work, out, wikipedia and wikidata (or truthy with "
                         f"sitelinks_sql) ({e})") from None
-    workers = int(cfg.get("workers", args.workers))
+    workers = cfg.get("workers", args.workers)
     if not os.path.exists(os.path.join(work, "wikidata", "stats.json")):
         _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers,
                                      shard="0/1", merge_shards=None, truthy=truthy, sitelinks_sql=sitelinks_sql))
@@ -145,10 +204,17 @@ def _all(args):
     if not os.path.exists(os.path.join(work, "spm", "dict.txt")):
         _spm(argparse.Namespace(out=work, spm_model=spm_cfg.get("model") and path(spm_cfg["model"]),
                                 dict=spm_cfg.get("dict") and path(spm_cfg["dict"]),
-                                train_vocab_size=int(spm_cfg.get("train_vocab_size", 8000))))
+                                train_vocab_size=spm_cfg.get("train_vocab_size", 8000)))
     _binarize(argparse.Namespace(work=work, out=out, langs=",".join(langs), workers=workers,
-                                 valid_fraction=float(cfg.get("valid_fraction", 0.01)),
+                                 valid_fraction=cfg.get("valid_fraction", 0.01),
                                  max_relations=cfg.get("max_relations")))
+
+
+def _count(text):
+    """argparse type of a number of things: an integer of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return int(text)
 
 
 def build_parser():
@@ -164,7 +230,7 @@ def build_parser():
     p.add_argument("--out", required=True, help="work directory")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--shard", default="0/1", help="I/N: read only the I-th of N byte ranges (SLURM arrays)")
-    p.add_argument("--merge-shards", type=int, metavar="N", help="put N finished shards together")
+    p.add_argument("--merge-shards", type=_count, metavar="N", help="put N finished shards together")
     p.set_defaults(func=_wikidata)
     p = sub.add_parser("wikipedia", help="Wikipedia XML dump -> plain text with links resolved to QIDs")
     p.add_argument("--dump", help="*-pages-articles[-multistream].xml, .xml.bz2 or .xml.gz")
@@ -174,7 +240,7 @@ def build_parser():
     p.add_argument("--shard", default="0/1", help="I/N: read only the I-th of N parts (plain or multistream .bz2)")
     p.add_argument("--index", help="*-multistream-index.txt.bz2: cut --shard parts at its stream offsets "
                    "(default: the index next to the dump under its standard name, if there)")
-    p.add_argument("--merge-shards", type=int, metavar="N", help="put N finished shards together")
+    p.add_argument("--merge-shards", type=_count, metavar="N", help="put N finished shards together")
     p.set_defaults(func=_wikipedia)
     p = sub.add_parser("spm", help="use XLM-R's sentencepiece model and dict, or train one on the text")
     p.add_argument("--out", required=True, help="work directory (holding the wikipedia steps' output)")
@@ -210,6 +276,12 @@ def main(argv=None):
         args.func(args)
     except DumpError as e:
         print(f"xlmk-preprocess: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a read-only or missing directory: the system's own words
+        print(f"xlmk-preprocess: error: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as e:  # sqlite's words for the same ("unable to open database file")
+        print(f"xlmk-preprocess: error: sqlite: {e}", file=sys.stderr)
         return 2
     return 0
 

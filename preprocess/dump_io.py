@@ -2,10 +2,12 @@
 
 import bz2
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import threading
 import zlib
 
@@ -85,24 +87,99 @@ def fingerprints_in_background(paths):
         stop.set()
 
 
-@contextlib.contextmanager
-def atomic_dir(path):
-    """Build a directory under ``<path>.partial`` and rename it to ``path`` on success.
+PARTIAL_MARK = ".xlmk-preprocess-partial"  # in a .partial directory: this program's, safe to remove
 
-    An interrupted or failed run leaves no ``path`` that a later step would read (a stale
-    ``.partial`` is removed by the next run).
+
+def _check_apart(out, inputs):
+    """Refuse an output that is, contains or lies inside an input: replacing the output
+    would delete the input (``binarize --out WORK`` would delete WORK/wikidata)."""
+    real_out = os.path.realpath(out)
+    for path in filter(None, inputs):
+        real = os.path.realpath(path)
+        if os.path.commonpath([real_out, real]) in (real_out, real):
+            raise DumpError(f"{out}: the output must not be, contain or lie inside the input {path}")
+
+
+class PartialDir:
+    """A directory built under ``<path>.partial`` and renamed to ``path`` by ``commit``.
+
+    ``mark`` is the file every finished output of the step holds (its stats.json): an
+    existing ``path`` without it was not written by this step and is refused, never replaced.
+    ``discard`` removes the .partial and the parent directories this run created, so a
+    failed step leaves nothing behind; the block ``with`` it discards on any failure, and
+    tells a full disk in one line that names the output.
     """
-    tmp = path.rstrip("/") + ".partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
+
+    def __init__(self, path, mark, inputs=()):
+        self.path = os.path.abspath(path)
+        self.tmp = self.path + ".partial"
+        _check_apart(self.path, inputs)
+        _check_replaceable(self.path, mark)
+        _check_replaceable(self.tmp, PARTIAL_MARK)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._created = _first_missing(self.tmp)
+        try:
+            os.makedirs(self.tmp)
+            open(os.path.join(self.tmp, PARTIAL_MARK), "w").close()
+        except OSError as e:
+            self.discard()
+            raise DumpError(f"cannot write {self.tmp}: {e.strerror}") from None
+
+    def __enter__(self):
+        return self.tmp
+
+    def __exit__(self, kind, error, traceback):
+        if error is None:
+            return
+        self.discard()
+        full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or (
+            isinstance(error, sqlite3.OperationalError) and "full" in str(error))
+        if full:
+            raise DumpError(f"{self.path}: the disk is full ({error}); nothing of it was kept") from None
+
+    def commit(self):
+        os.remove(os.path.join(self.tmp, PARTIAL_MARK))
+        if os.path.exists(self.path):
+            shutil.rmtree(self.path)
+        os.rename(self.tmp, self.path)
+        return self.path
+
+    def discard(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        parent = os.path.dirname(self.tmp)
+        while self._created and os.path.commonpath([parent, self._created]) == self._created:
+            try:
+                os.rmdir(parent)
+            except OSError:
+                return
+            parent = os.path.dirname(parent)
+
+
+def _check_replaceable(path, mark):
+    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(os.path.join(path, mark)):
+        raise DumpError(f"{path} exists and was not written by this step (it has no {mark}): "
+                        f"choose another output or remove it")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise DumpError(f"{path} exists and is not a directory")
+
+
+def _first_missing(path):
+    """The topmost of ``path`` and its parents that does not exist (None when all do)."""
+    missing = None
+    while not os.path.lexists(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
+
+
+@contextlib.contextmanager
+def atomic_dir(path, mark="stats.json", inputs=()):
+    """Build a directory under ``<path>.partial`` and rename it to ``path`` on success
+    (``PartialDir``): an interrupted or failed run leaves no ``path`` that a later step
+    would read (a stale ``.partial`` is removed by the next run)."""
+    partial = PartialDir(path, mark, inputs)
+    with partial as tmp:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if os.path.exists(path):
-        shutil.rmtree(path)
-    os.rename(tmp, path)
+    partial.commit()
 
 
 def text_lines(stream_chunks):

@@ -6,7 +6,6 @@ interrupted run never leaves a directory that the task would read.
 
 import json
 import os
-import shutil
 
 import numpy as np
 import torch
@@ -14,18 +13,21 @@ from fairseq.data import indexed_dataset
 
 from xlmk_fairseq.data.knowledge_dir import FORMAT_VERSION, file_sha256
 
+from .dump_io import PartialDir
+
 
 class KnowledgeDirWriter:
-    def __init__(self, out_dir, languages, dict_symbols, overwrite=False):
-        """``dict_symbols``: [(symbol, count)] of dict.txt (specials excluded, as fairseq)."""
+    def __init__(self, out_dir, languages, dict_symbols, overwrite=False, inputs=()):
+        """``dict_symbols``: [(symbol, count)] of dict.txt (specials excluded, as fairseq);
+        ``overwrite`` replaces an earlier data directory (one with a manifest.json), never
+        another directory or one of ``inputs``."""
         self.out_dir = os.path.abspath(out_dir)
         if os.path.exists(self.out_dir) and not overwrite:
             raise FileExistsError(f"{self.out_dir} exists")
-        self.tmp = self.out_dir + ".partial"
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        os.makedirs(self.tmp)
+        self.partial = PartialDir(self.out_dir, "manifest.json", inputs)  # ``with`` it: discarded on a failure
+        self.tmp = self.partial.tmp
         self.languages = list(languages)
-        with open(self._p("dict.txt"), "w", encoding="utf-8") as f:
+        with self.partial, open(self._p("dict.txt"), "w", encoding="utf-8") as f:
             for symbol, count in dict_symbols:
                 f.write(f"{symbol} {count}\n")
         self.vocab_size = len(dict_symbols) + 4 + 1  # specials and <mask>
@@ -120,10 +122,7 @@ class KnowledgeDirWriter:
         }
         with open(self._p("manifest.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, ensure_ascii=False)
-        if os.path.exists(self.out_dir):
-            shutil.rmtree(self.out_dir)
-        os.rename(self.tmp, self.out_dir)
-        return self.out_dir
+        return self.partial.commit()
 
 
 def _write_tsv(path, rows):

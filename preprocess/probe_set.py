@@ -79,7 +79,7 @@ def build(work, out, langs=None):
     if unknown:
         raise DumpError(f"{wikidata_dir} has no labels for {', '.join(unknown)} (it has {', '.join(present)})")
     summary = {"source": os.path.abspath(wikidata_dir), "languages": {}, "skipped_languages": {}}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "summary.json", inputs=[wikidata_dir]) as tmp:
         for lang, name_of in names.items():
             templates = TEMPLATES.get(lang, {})
             if not templates:

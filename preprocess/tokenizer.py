@@ -53,11 +53,15 @@ def use_existing(model_path, dict_path, out_dir):
 def train(sentences, vocab_size, out_dir, seed_sentences=2_000_000):
     """Train a unigram sentencepiece model (as XLM-R's) and write dict.txt in XLM-R's layout."""
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
-        model_type="unigram", character_coverage=0.9995, input_sentence_size=seed_sentences,
-        shuffle_input_sentence=True, hard_vocab_limit=False, minloglevel=2, num_threads=1,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
+            model_type="unigram", character_coverage=0.9995, input_sentence_size=seed_sentences,
+            shuffle_input_sentence=True, hard_vocab_limit=False, minloglevel=2, num_threads=1,
+        )
+    except RuntimeError as e:  # sentencepiece's refusal of the settings (a vocabulary too small)
+        reason = str(e).strip().splitlines()[-1].split("] ", 1)[-1]  # without the C++ source location
+        raise DumpError(f"sentencepiece training failed: {reason}") from None
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     os.makedirs(out_dir, exist_ok=True)
     write_dict(sp, os.path.join(out_dir, DICT_FILE + ".tmp"))

@@ -108,6 +108,8 @@ def _json_chunks(path, shard):
             head = chunk.lstrip(b"\xef\xbb\xbf").lstrip()
             if not head:
                 continue
+            if b"\x00" in head[:4]:
+                raise DumpError(f"{path}: a UTF-16 or UTF-32 file; Wikidata JSON dumps are UTF-8")
             if head[:1] not in ((b"[", b"{") if index == 0 else (b"{", b"]")):
                 raise DumpError(f"{path}: not a Wikidata JSON dump (it does not start with '[')")
             started = True
@@ -125,11 +127,12 @@ def run(dump, languages, work, workers=1, shard=(0, 1), truthy=None, sitelinks_s
     _check_sources(dump, truthy, sitelinks_sql_dumps, shard)
     index, count = shard
     sources = (dump, truthy, tuple(sitelinks_sql_dumps))
+    inputs = (dump, truthy, *sitelinks_sql_dumps)
     if count == 1:
-        with atomic_dir(os.path.join(work, "wikidata")) as tmp:
+        with atomic_dir(os.path.join(work, "wikidata"), inputs=inputs) as tmp:
             _read(sources, languages, tmp, workers, shard)
             return _finish(tmp)
-    with atomic_dir(shard_dir(work, index, count)) as tmp:
+    with atomic_dir(shard_dir(work, index, count), inputs=inputs) as tmp:
         return _read(sources, languages, tmp, workers, shard)
 
 
@@ -154,7 +157,7 @@ def merge(work, count):
     """Put the N shards' outputs together into WORK/wikidata, as one unsharded run writes it."""
     dirs = [shard_dir(work, i, count) for i in range(count)]
     stats = finished_shards(dirs, "wikidata")
-    with atomic_dir(os.path.join(work, "wikidata")) as tmp:
+    with atomic_dir(os.path.join(work, "wikidata"), inputs=dirs) as tmp:
         for name in ("items.tsv", "claims.bin"):
             concatenate(dirs, name, os.path.join(tmp, name))
         db = sitelinks_db.create(os.path.join(tmp, "sitelinks.sqlite"))
@@ -222,8 +225,16 @@ def _read_json(dump, languages, workers, shard, tmp, db, items, claims_file, cou
             counts.update(block_counts)
             skipped.update(block_skipped)
     _close_worker()
+    # Which rows a worker's file holds varies from run to run: the files are merged into a
+    # scratch database first, whose rows then go into ``db`` in key order, so that
+    # sitelinks.sqlite comes out the same, byte for byte, whatever the workers did.
+    merged = os.path.join(tmp, "rows.sqlite")
+    scratch = sitelinks_db.create(merged)
     for name in sorted(os.listdir(rows_dir)):
-        sitelinks_db.add_file(db, os.path.join(rows_dir, name))
+        sitelinks_db.add_file(scratch, os.path.join(rows_dir, name))
+    scratch.close()
+    sitelinks_db.add_file(db, merged)
+    os.remove(merged)
     shutil.rmtree(rows_dir)
     return np.unique(np.frombuffer(kept, dtype=np.int64))
 

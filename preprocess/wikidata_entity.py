@@ -19,8 +19,9 @@ from .sites import wikipedia_site
 
 
 # invalid UTF-8 raises UnicodeDecodeError, and only where msgspec decodes a string: a line
-# can pass the first decode and fail in a later one
-UNDECODABLE = (msgspec.MsgspecError, UnicodeDecodeError)
+# can pass the first decode and fail in a later one; JSON nested deeper than msgspec's limit
+# (about 1000, even in a field the schema skips) raises RecursionError
+UNDECODABLE = (msgspec.MsgspecError, UnicodeDecodeError, RecursionError)
 
 
 class _Text(msgspec.Struct):
@@ -121,6 +122,8 @@ class EntityParser:
         claims, reasons = [], None
         if with_claims and isinstance(entity.claims, dict):
             claims, reasons = _item_claims(entity.claims)
+        elif with_claims and entity.claims:  # a list stands for an empty map only when empty
+            reasons = {"claims_not_a_map": 1}
         preferred = ("en", *sorted(titles))
         if not any(labels.get(lang) for lang in preferred):  # rare: fall back on any language's label
             labels = _all_labels(line) or labels

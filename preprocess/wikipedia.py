@@ -58,7 +58,7 @@ def iter_dump(path, invalid=None, shard=(0, 1), stream_offsets=None):
     """
     invalid = invalid if invalid is not None else [0]
     parser = ET.XMLPullParser(events=("start", "end"))
-    root = None
+    root, depth = None, 0  # only the root's children are pages (a <page> inside one is not)
     try:
         with contextlib.ExitStack() as stack:
             if shard[1] == 1:
@@ -70,17 +70,20 @@ def iter_dump(path, invalid=None, shard=(0, 1), stream_offsets=None):
                 for event, elem in parser.read_events():
                     name = _local(elem.tag)
                     if event == "start":
+                        depth += 1
                         if root is None:
                             if name != "mediawiki":
                                 raise DumpError(f"{path}: not a MediaWiki XML dump (root element <{name}>)")
                             root = elem
                         continue
+                    depth -= 1
+                    if depth != 1:
+                        continue
                     if name == "siteinfo":
                         yield "siteinfo", _siteinfo(elem)
-                        root.remove(elem)
                     elif name == "page":
                         yield "page", _page(elem)
-                        root.remove(elem)
+                    root.remove(elem)
             if shard[1] == 1:
                 parser.close()  # a shard other than the last one ends inside <mediawiki>
     except ET.ParseError as e:
@@ -119,7 +122,7 @@ def _header(path):
 
 
 def _decoded(chunks, invalid):
-    """Bytes -> str: UTF-16 by its byte-order mark, else UTF-8 (BOM dropped); an XML
+    """Bytes -> str: UTF-16 (``_encoding``), else UTF-8 (BOM dropped); an XML
     declaration is dropped since the parser then receives text, not bytes."""
     decoder = None
     head = b""
@@ -129,10 +132,7 @@ def _decoded(chunks, invalid):
             if len(head) < 4:
                 continue
             chunk, head = head, b""
-            if chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                encoding = "utf-16"
-            else:
-                encoding = "utf-8-sig"
+            encoding = _encoding(chunk[:4])
             decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
             text = decoder.decode(chunk)
             if text.startswith("<?xml"):
@@ -146,6 +146,19 @@ def _decoded(chunks, invalid):
         yield decoder.decode(head, final=True)
     elif decoder is not None:
         yield decoder.decode(b"", final=True)
+
+
+def _encoding(head):
+    """UTF-16 by its byte-order mark, or without one by its byte pattern: the first two
+    characters of an XML document are ASCII ('<', white space), so every other byte is NUL;
+    else UTF-8. ``head``: the file's first 4 bytes."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    if head[1::2] == b"\0\0" and all(head[0::2]):
+        return "utf-16-le"
+    if head[0::2] == b"\0\0" and all(head[1::2]):
+        return "utf-16-be"
+    return "utf-8-sig"
 
 
 def _siteinfo(elem):
@@ -237,14 +250,15 @@ class _Resolver:
 def run(dump, lang, work, workers=1, shard=(0, 1), index=None):
     """Read ``dump`` (or shard I of N of it) into WORK/wikipedia/<lang> (or its shard dir);
     ``index``: the multistream index, used to cut shards."""
-    sitelinks = _sitelinks_path(work)
+    sitelinks = _sitelinks_path(work, lang)
     number, count = shard
+    inputs = (dump, index, sitelinks)
     if count == 1:
-        with atomic_dir(os.path.join(work, "wikipedia", lang)) as tmp:
+        with atomic_dir(os.path.join(work, "wikipedia", lang), inputs=inputs) as tmp:
             _read(dump, lang, tmp, workers, shard)
             return _finish(tmp, sitelinks, lang)
     offsets = _stream_offsets(dump, index)
-    with atomic_dir(shard_dir(work, lang, number, count)) as tmp:
+    with atomic_dir(shard_dir(work, lang, number, count), inputs=inputs) as tmp:
         return _read(dump, lang, tmp, workers, shard, offsets)
 
 
@@ -268,20 +282,32 @@ def shard_dir(work, lang, index, count):
 
 def merge(work, lang, count):
     """Put the N shards of one language together, as one unsharded run writes them."""
-    sitelinks = _sitelinks_path(work)
+    sitelinks = _sitelinks_path(work, lang)
     dirs = [shard_dir(work, lang, i, count) for i in range(count)]
     stats = finished_shards(dirs, "wikipedia")
-    with atomic_dir(os.path.join(work, "wikipedia", lang)) as tmp:
+    with atomic_dir(os.path.join(work, "wikipedia", lang), inputs=(sitelinks, *dirs)) as tmp:
         for name in ("converted.jsonl", "redirects.tsv"):
             concatenate(dirs, name, os.path.join(tmp, name))
         write_json(os.path.join(tmp, "stats.json"), merged_stats(stats))
         return _finish(tmp, sitelinks, lang)
 
 
-def _sitelinks_path(work):
+def _sitelinks_path(work, lang):
+    """The wikidata step's sitelinks.sqlite, once it is known to hold titles in ``lang``
+    (else every page would go without a QID)."""
     path = os.path.join(work, "wikidata", "sitelinks.sqlite")
     if not os.path.exists(path):
         raise DumpError(f"{path} is missing: run `xlmk-preprocess wikidata` first")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if db.execute("SELECT 1 FROM sitelinks WHERE lang = ? LIMIT 1", (lang,)).fetchone() is None:
+            held = [row[0] for row in db.execute("SELECT DISTINCT lang FROM sitelinks ORDER BY lang")]
+            raise DumpError(f"the wikidata step kept no sitelinks to {lang} (it has {', '.join(held) or 'none'}): "
+                            f"run it with {lang} in --langs")
+    except sqlite3.Error as e:
+        raise DumpError(f"{path}: {e}") from None
+    finally:
+        db.close()
     return path
 
 
