@@ -24,7 +24,6 @@ Writes summary.md, summary.json and logs.tar.gz to --out; exits 1 when a check f
 """
 
 import argparse
-import glob
 import importlib.util
 import json
 import math

@@ -1,5 +1,7 @@
 """Reading evaluation inputs so that every bad file becomes one clear message, not a traceback."""
 
+import json
+
 
 class EvalInputError(ValueError):
     """A missing, unreadable or wrongly laid out input file; xlmk-eval prints it and exits non-zero."""
@@ -17,6 +19,13 @@ def read_text(path: str) -> str:
         raise EvalInputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except OSError as e:
         raise EvalInputError(f"{path}: {e.strerror}") from None
+
+
+def read_json(path: str):
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise EvalInputError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
 
 
 def read_lines(path: str) -> list[str]:

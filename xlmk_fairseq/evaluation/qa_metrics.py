@@ -1,14 +1,13 @@
 """Exact match and F1 for extractive QA (SQuAD v1.1 definitions, MLQA normalisation), one file
 or an MLQA directory scored as a context-language x question-language grid."""
 
-import json
 import os
 import re
 from collections import Counter
 
 from tqdm import tqdm
 
-from .eval_inputs import EvalInputError, read_text
+from .eval_inputs import EvalInputError, read_json
 from .qa_normalization import answer_tokens
 
 MLQA_FILE = re.compile(r"^(dev|test)-context-([a-z]+)-question-([a-z]+)\.json$")
@@ -31,18 +30,11 @@ def score_answer(prediction: str, gold_answers: list[str], lang: str) -> tuple[f
     return max(float(predicted == g) for g in golds), max(token_f1(predicted, g) for g in golds)
 
 
-def _read_json(path: str):
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise EvalInputError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-
-
 def read_squad_gold(path: str) -> list[tuple[str, list[str]]]:
     """(question id, gold answer texts) for every question of a SQuAD v1.1 JSON file."""
     try:
         questions = [(qa["id"], [a["text"] for a in qa["answers"]])
-                     for article in _read_json(path)["data"]
+                     for article in read_json(path)["data"]
                      for paragraph in article["paragraphs"]
                      for qa in paragraph["qas"]]
     except (KeyError, TypeError) as e:
@@ -59,7 +51,7 @@ def read_squad_gold(path: str) -> list[tuple[str, list[str]]]:
 
 
 def read_predictions(path: str) -> dict[str, str]:
-    predictions = _read_json(path)
+    predictions = read_json(path)
     if not isinstance(predictions, dict):
         raise EvalInputError(f"{path}: expected a JSON object mapping question id to answer string")
     for qid, answer in predictions.items():

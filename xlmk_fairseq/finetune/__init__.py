@@ -1,0 +1,1 @@
+"""xlmk-finetune: fine-tune an exported (or any XLM-R-compatible) model on English and score every language."""
