@@ -1,6 +1,7 @@
 """The ablation table of recipes/ablation_table.sh: one row per variant, mean ± standard
-deviation over seeds of P@1 (all languages, English, the others, per relation group) and of
-cross-lingual retrieval from the [CLS] state.
+deviation over seeds of the valid MEP and OE accuracies at the end of training (to be read
+against in-batch chance, 1 / batch size), of P@1 (all languages, English, the others, per
+relation group) and of cross-lingual retrieval from the [CLS] state.
 
     python recipes/ablation_table.py OUT VARIANT...
 """
@@ -11,6 +12,8 @@ import json
 import os
 import statistics
 
+from fairseq_log import read
+
 # Relation groups, as the paper's Table 5 groups LAMA's relations by source.
 GROUPS = {
     "geography": {"P17", "P30", "P36", "P1376", "P47", "P206", "P131"},
@@ -18,15 +21,21 @@ GROUPS = {
     "people & orgs": {"P19", "P20", "P27", "P463"},
 }
 LABELS = {"mlm": "MLM only", "desc_mlm": "w/o knowledge tasks (MLM + description MLM)",
-          "mep": "MEP only", "oe": "OE only", "xlmk": "XLM-K (MEP + OE)"}
+          "mep": "MEP only", "oe": "OE only", "xlmk": "XLM-K (MEP + OE), in-batch negatives only",
+          "xlmk_queue": "XLM-K, queue, shared encoder (paper)",
+          "xlmk_momentum": "XLM-K, queue, momentum encoder"}
 
 
-def columns(result):
-    """The table's numbers for one run's probe.json."""
+def columns(result, log=None):
+    """The table's numbers for one run's probe.json and its training log (valid accuracies
+    of the last validation; none when the log has no validation or the variant no task)."""
+    records = read(log) if log and os.path.isfile(log) else {"valid": [], "train_inner": []}
+    valid = records["valid"][-1] if records["valid"] else {}
+    row = {"valid MEP acc": _float(valid.get("mep_acc")), "valid OE acc": _float(valid.get("oe_acc"))}
     p_at_1 = result["p_at_1"]
     others = [v for lang, v in p_at_1.items() if lang != "en" and v is not None]
-    row = {"P@1 all": _mean(list(p_at_1.values())), "P@1 en": p_at_1.get("en"),
-           "P@1 other langs": _mean(others)}
+    row.update({"P@1 all": _mean(list(p_at_1.values())), "P@1 en": p_at_1.get("en"),
+                "P@1 other langs": _mean(others)})
     for group, relations in GROUPS.items():
         per_lang = [_mean([r["p_at_1"] for rel, r in rels.items() if rel in relations])
                     for rels in result["relations"].values()]
@@ -34,6 +43,20 @@ def columns(result):
     cls = (result.get("retrieval") or {}).get("cls", {}).get("average") or {}
     row["retrieval acc@1"], row["retrieval MRR"] = cls.get("acc@1"), cls.get("mrr")
     return row
+
+
+def _float(value):
+    return None if value in (None, "") else float(value)
+
+
+def batch_size(out, variants):
+    """The validation batch size (bsz of the last validation), for in-batch chance."""
+    for variant in variants:
+        for log in sorted(glob.glob(os.path.join(out, variant, "seed*.log"))):
+            records = read(log)["valid"]
+            if records and records[-1].get("bsz") and "mep_acc" in records[-1]:
+                return round(float(records[-1]["bsz"]))
+    return None
 
 
 def _mean(values):
@@ -44,7 +67,7 @@ def _mean(values):
 def table(out, variants):
     header, lines = None, []
     for variant in variants:
-        rows = [columns(json.load(open(path, encoding="utf-8")))
+        rows = [columns(json.load(open(path, encoding="utf-8")), os.path.dirname(path) + ".log")
                 for path in sorted(glob.glob(os.path.join(out, variant, "seed*", "probe.json")))]
         if not rows:
             raise SystemExit(f"ablation_table.py: error: no {out}/{variant}/seed*/probe.json")
@@ -59,7 +82,10 @@ def table(out, variants):
             cells.append(f"{100 * statistics.mean(values):.1f} ± {100 * spread:.1f}")
         lines.append(f"| {LABELS.get(variant, variant)} | {len(rows)} | " + " | ".join(cells) + " |")
     head = f"| variant | seeds | {' | '.join(header)} |"
-    return "\n".join([head, "|" + "---|" * (len(header) + 2), *lines])
+    bsz = batch_size(out, variants)
+    note = [f"\n(valid MEP / OE acc: last validation, at the end of training; in-batch chance 1/{bsz} = "
+            f"{100 / bsz:.2f} %)"] if bsz else []
+    return "\n".join([head, "|" + "---|" * (len(header) + 2), *lines, *note])
 
 
 def main():

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The paper's ablation (Tables 4 and 5) at toy scale, on the embedded sample: one MLM-trained
 # xlmk_tiny (the stand-in for XLM-R) is continued with the same updates, settings and seeds as
-#   mlm       MLM only                       (--knowledge-tasks none)
-#   desc_mlm  MLM on the descriptions too    (--knowledge-tasks none --description-mlm: "w/o knowledge tasks")
-#   mep       MLM + Masked Entity Prediction (--knowledge-tasks mep)
-#   oe        MLM + Object Entailment        (--knowledge-tasks oe)
-#   xlmk      MLM + MEP + OE                 (XLM-K)
-# then each is probed (P@1) and asked for cross-lingual entity retrieval; the table (mean and
-# standard deviation over the seeds) goes to stdout and OUT/table.md.
+#   mlm            MLM only                       (--knowledge-tasks none)
+#   desc_mlm       MLM on the descriptions too    (--knowledge-tasks none --description-mlm: "w/o knowledge tasks")
+#   mep            MLM + Masked Entity Prediction (--knowledge-tasks mep)
+#   oe             MLM + Object Entailment        (--knowledge-tasks oe)
+#   xlmk           MLM + MEP + OE, in-batch negatives only
+#   xlmk_queue     MLM + MEP + OE, queue of keys from the shared encoder (the paper's setting)
+#   xlmk_momentum  MLM + MEP + OE, queue of keys from a momentum encoder (MoCo)
+# (mep, oe and xlmk use the sample's default, sample_lib.sh's SAMPLE_CONTINUE; the two queue
+# rows add SAMPLE_QUEUE, the last one SAMPLE_MOMENTUM), validated once at the end, then each is
+# probed (P@1) and asked for cross-lingual entity retrieval; the table (mean and standard
+# deviation over the seeds) goes to stdout and OUT/table.md.
 #
-#   recipes/ablation_table.sh            # 3 seeds x 5 variants x 400 updates: about 45 min with JOBS=2
+#   recipes/ablation_table.sh            # 3 seeds x 7 variants x 400 updates: about 65 min with JOBS=2
 #   recipes/ablation_table.sh --smoke    # 1 seed, 2 updates, a few facts: checks that it runs
 # Environment: OUT (runs/ablation_table), SEEDS ("1 2 3"), UPDATES (400), MLM_UPDATES (600),
-# JOBS (1: runs at a time), PY. Finished runs are reused.
+# VARIANTS (all, in the order above), JOBS (1: runs at a time), PY. Finished runs are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -34,8 +38,10 @@ declare -A VARIANT=(
     [mep]="--knowledge-tasks mep"
     [oe]="--knowledge-tasks oe"
     [xlmk]="--knowledge-tasks mep,oe"
+    [xlmk_queue]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]}"
+    [xlmk_momentum]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]} ${SAMPLE_MOMENTUM[*]}"
 )
-ORDER=(mlm desc_mlm mep oe xlmk)
+read -r -a ORDER <<< "${VARIANTS:-mlm desc_mlm mep oe xlmk xlmk_queue xlmk_momentum}"
 
 echo "== the sample and the MLM-trained starting point -> $OUT"
 mkdir -p "$OUT"
@@ -46,7 +52,7 @@ run_variant() {  # NAME SEED: continue the starting point, then probe
     local save="$OUT/$1/seed$2"
     # shellcheck disable=SC2086
     train_stage "$OUT/data" "$save" "$UPDATES" "$OUT/start/checkpoint_last.pt" -- "${SAMPLE_CONTINUE[@]}" \
-        ${VARIANT[$1]} --seed "$2" --disable-validation > /dev/null
+        ${VARIANT[$1]} --seed "$2" --validate-interval 1000000 > /dev/null  # validated at the end only
     probe_checkpoint "$save/checkpoint_last.pt" "$OUT/data" "$OUT/probe" "$save/probe.json" "${PROBE_FLAGS[@]}"
     echo "  $1 seed $2: done"
 }

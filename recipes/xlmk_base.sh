@@ -15,6 +15,13 @@
 # import's) must list DATA/dict.txt's symbols.
 # Later flags override earlier ones, so the ablation scripts (recipes/ablations/) append theirs.
 #
+# Key encoder: shared (--key-encoder shared): MEP and OE keys, in-batch and queued, come from the
+# trained encoder and key heads, with gradient, as in the paper. From XLM-R at lr 3e-5 the keys
+# drift slowly, so a 32k queue of the shared encoder's keys stays close to current ones (the
+# paper's setting, docs/design.md "Which settings learn from which start"). A momentum encoder
+# (--key-encoder momentum, MoCo) was measured on the sample and did not help there (the same
+# section); pass --key-encoder momentum after the other arguments to try it at scale.
+#
 # Launch (torchrun, one process per GPU; run the same command on every node):
 #   NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host0 MASTER_PORT=29500 GPUS_PER_NODE=8 recipes/xlmk_base.sh ...
 # Under SLURM (fairseq's own launch: one task per GPU; fairseq reads SLURM_NODELIST, SLURM_PROCID):
@@ -109,7 +116,7 @@ restore_from() {
 ARGS=("$DATA" --user-dir "$ROOT/xlmk_fairseq" --task knowledge_pretraining --criterion xlmk
       --optimizer adam --adam-betas "(0.9,0.98)" --adam-eps 1e-6 --weight-decay 0.01 --clip-norm 1.0
       --lr-scheduler polynomial_decay --total-num-update "${MAX_UPDATE:-100000}"
-      --sample-break-mode complete --multilang-sampling-alpha 0.3 --seed 1
+      --sample-break-mode complete --multilang-sampling-alpha 0.3 --seed 1 --key-encoder shared
       --save-dir "$SAVE_DIR" --tensorboard-logdir "$SAVE_DIR/tb" --log-format json
       "${SETTINGS[@]}" "$@")
 

@@ -37,5 +37,15 @@ def test_ablation_table_smoke(tmp_path):
     out = tmp_path / "abl"
     printed = run("ablation_table.sh", out, "--smoke")
     rows = [line for line in printed.splitlines() if line.startswith("| ") and "variant" not in line]
-    assert len(rows) == 5 and rows[-1].startswith("| XLM-K (MEP + OE) | 1 |")
-    assert (out / "table.md").read_text().strip().endswith(rows[-1])
+    assert len(rows) == 7 and rows[-1].startswith("| XLM-K, queue, momentum encoder | 1 |")
+    assert rows[4].startswith("| XLM-K (MEP + OE), in-batch negatives only | 1 |")
+    assert rows[5].startswith("| XLM-K, queue, shared encoder (paper) | 1 |")
+    header = next(line for line in printed.splitlines() if line.startswith("| variant"))
+    assert "| valid MEP acc | valid OE acc |" in header
+    # valid accuracies (the runs validate at the end): none for MLM only, both for XLM-K
+    assert rows[0].split(" | ")[2:4] == ["-", "-"] and "-" not in rows[-1].split(" | ")[2:4]
+    assert "in-batch chance 1/16" in printed
+    table = (out / "table.md").read_text()
+    assert all(row in table for row in rows)
+    # the momentum row's runs used the momentum key encoder
+    assert "momentum" in (out / "xlmk_momentum" / "seed1.log").read_text()

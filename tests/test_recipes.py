@@ -41,7 +41,7 @@ def test_recipe_smoke_run(script, sample_data, tmp_path):
     task, updates = saved_task_config(tmp_path / "ck")
     assert updates == 3
     expected = ABLATIONS.get(os.path.basename(script)[: -len(".sh")], {"knowledge_tasks": "mep,oe"})
-    for key, value in expected.items():
+    for key, value in {"key_encoder": "shared", **expected}.items():  # the paper's keys, stated
         assert task[key] == value
 
 
@@ -80,6 +80,7 @@ def test_hydra_config_of_the_base_recipe(sample_data, sample_checkpoint, tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     task, updates = saved_task_config(tmp_path / "ck")
     assert updates == 2 and task["_name"] == "knowledge_pretraining" and task["tokens_per_sample"] == 64
+    assert task["key_encoder"] == "shared"
 
 
 def test_base_recipe_refuses_missing_inputs(sample_data, tmp_path):
