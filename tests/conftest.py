@@ -37,6 +37,17 @@ def sample_checkpoint(sample_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def exported(sample_checkpoint, sample_data, tmp_path_factory):
+    """xlmk-export-hf of the sample checkpoint: the tiny Hugging Face model of the export and
+    fine-tuning tests (read only)."""
+    from xlmk_fairseq.hf_export.cli import main
+
+    out = tmp_path_factory.mktemp("hf") / "export"
+    assert main([str(sample_checkpoint), str(sample_data), str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def sample_masked_lm_checkpoint(sample_data, tmp_path_factory):
     """A checkpoint of fairseq's own masked_lm task (no plugin) on the sample's English text,
     for the tools that must also take plain RoBERTa/XLM-R checkpoints."""

@@ -4,19 +4,11 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from finetune_files import export_tiny
 
 from xlmk_fairseq.finetune.sample_data import write_data_root
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(REPO, "recipes", "downstream.sh")
-
-
-@pytest.fixture(scope="module")
-def exported(sample_checkpoint, sample_data, tmp_path_factory):
-    return export_tiny(sample_checkpoint, sample_data, tmp_path_factory.mktemp("hf") / "export")
 
 
 def recipe(*args, **env):

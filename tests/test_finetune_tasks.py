@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from finetune_files import export_tiny
-
 from xlmk_fairseq.evaluation import eval_cli
 from xlmk_fairseq.finetune.cli import main
 from xlmk_fairseq.finetune.sample_data import write_mlqa, write_ner, write_nli_train, write_squad, write_xnli
@@ -17,11 +15,6 @@ from xlmk_fairseq.finetune.selection import select_best
 
 # the tiny model learns these sets in a few epochs at a learning rate far above the paper's
 FAST = ["--cpu", "--lr", "1e-3", "--batch-size", "16", "--logging-steps", "5"]
-
-
-@pytest.fixture(scope="module")
-def exported(sample_checkpoint, sample_data, tmp_path_factory):
-    return export_tiny(sample_checkpoint, sample_data, tmp_path_factory.mktemp("hf") / "export")
 
 
 def xlmk_eval(capsys, tmp_path, *argv) -> dict:

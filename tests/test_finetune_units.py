@@ -6,8 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from finetune_files import export_tiny
-
 from xlmk_fairseq.finetune.cli import main
 from xlmk_fairseq.finetune.sample_data import write_ner, write_nli_train, write_squad, write_xnli
 from xlmk_fairseq.finetune.qa_postprocess import Window, best_answer
@@ -47,11 +45,6 @@ def test_an_answer_longer_than_the_maximum_is_refused():
     w = window(0, 7, {})
     w.start_logits[5], w.end_logits[2], w.end_logits[0], w.end_logits[5] = 9, 9, 20, 1
     assert best_answer(CONTEXT, [w], n_best=3, max_answer_length=5) == "t4"
-
-
-@pytest.fixture(scope="module")
-def exported(sample_checkpoint, sample_data, tmp_path_factory):
-    return export_tiny(sample_checkpoint, sample_data, tmp_path_factory.mktemp("hf") / "export")
 
 
 @pytest.mark.parametrize("context, answer", [

@@ -13,13 +13,6 @@ from xlmk_fairseq.hf_export.knowledge_heads_file import load_knowledge_heads
 SENTENCES = ["Paris ist die Hauptstadt von Frankreich.", "东京是日本的首都。", "Rabat هي عاصمة المغرب."]
 
 
-@pytest.fixture(scope="module")
-def exported(sample_checkpoint, sample_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("hf") / "export"
-    assert main([str(sample_checkpoint), str(sample_data), str(out)]) == 0
-    return out
-
-
 def test_export_gives_the_fairseq_logits_for_a_padded_batch(exported, sample_checkpoint, sample_data):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
