@@ -7,15 +7,23 @@ first 254 tokens; the task adds <s> and </s>) and its sentences that hold at lea
 mention of an entity with a description. Train/valid membership is a hash of the page
 (language, page id) or of the triple, so it does not depend on the order or the number of
 workers. Every mention or triple that is left out is counted in manifest.json by reason.
+
+Link prediction names entities and relations by their labels: per language of the data,
+labels/entities/<lang> holds one item per entity id (its label in the labels table of
+WORK/wikidata/sitelinks.sqlite) and labels/relations/<lang> one per relation id (from the
+property_labels table), tokenised and cut to LABEL_TOKENS; an entity or relation without a
+label in the language gets an empty item, so that item number = id.
 """
 
 import collections
 import hashlib
+import itertools
 import json
 import os
 import platform
 import re
 import shutil
+import sqlite3
 from multiprocessing import Pool
 
 import numpy as np
@@ -24,9 +32,12 @@ from tqdm import tqdm
 
 from .dump_io import DumpError
 from .knowledge_dir_writer import KnowledgeDirWriter
+from .sorted_ids import contains
 from .tokenizer import DICT_FILE, SPM_FILE, Tokenizer
 
 DESCRIPTION_TOKENS = 254  # 256 with <s> and </s>
+LABEL_TOKENS = 32  # a label's tokens at most (names are short: the rare longer one is cut)
+LABEL_CHUNK = 4096  # labels per task of the worker processes
 SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+|(?<=[。！？।॥])\s*")
 CHUNK_PAGES = 256
 
@@ -118,10 +129,11 @@ def run(work, out, languages=None, workers=1, valid_fraction=0.01, max_relations
     if max_relations is not None and max_relations < 1:
         raise DumpError(f"--max-relations {max_relations}: expected at least 1")
     wikidata_dir, spm_dir = os.path.join(work, "wikidata"), os.path.join(work, "spm")
-    for path in (os.path.join(wikidata_dir, "stats.json"), os.path.join(spm_dir, SPM_FILE),
-                 os.path.join(spm_dir, DICT_FILE)):
+    for path in (os.path.join(wikidata_dir, "stats.json"), os.path.join(wikidata_dir, "sitelinks.sqlite"),
+                 os.path.join(spm_dir, SPM_FILE), os.path.join(spm_dir, DICT_FILE)):
         if not os.path.exists(path):
             raise DumpError(f"{path} is missing: run the wikidata, wikipedia and spm steps first")
+    _check_label_tables(os.path.join(wikidata_dir, "sitelinks.sqlite"))
     languages = languages or sorted(os.listdir(os.path.join(work, "wikipedia")))
     page_files = {lang: os.path.join(work, "wikipedia", lang, "pages.jsonl") for lang in languages}
     for lang in languages:
@@ -181,6 +193,8 @@ def _write(writer, work, languages, page_files, workers, valid_fraction, max_rel
                 "mentions_unresolved": c.get("mentions_unresolved", 0), **lang_counts,
             }
             skipped.update({f"wikipedia/{lang}/{k}": v for k, v in stats["skipped"].items()})
+        _write_labels(writer, wikidata_dir, languages, entity_qids, [int(p[1:]) for p, _ in relations], pool,
+                      workers)
     finally:
         if pool:
             pool.terminate()
@@ -200,7 +214,69 @@ def _write(writer, work, languages, page_files, workers, valid_fraction, max_rel
         inputs=inputs,
         versions=_versions(),
         valid_fraction=valid_fraction,
+        label_tokens=LABEL_TOKENS,
     )
+
+
+def _check_label_tables(path):
+    """The wikidata step of this version writes the items' and the properties' labels; an
+    older one did not write the latter."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise DumpError(f"{path}: {e}") from None
+    missing = sorted({"labels", "property_labels"} - tables)
+    if missing:
+        raise DumpError(f"{path} has no {' or '.join(missing)} table (written by an older wikidata step): "
+                        f"run the wikidata step again")
+
+
+def _tokenize_labels(chunk):
+    """[(id, text)] -> [(id, token ids)], at most LABEL_TOKENS of them."""
+    return [(i, _tokenizer.ids(text)[:LABEL_TOKENS]) for i, text in chunk]
+
+
+def _write_labels(writer, wikidata_dir, languages, entity_qids, pids, pool, workers):
+    """labels/entities/<lang> and labels/relations/<lang> for every language of the data."""
+    relation_of = {pid: r for r, pid in enumerate(pids)}
+    db = sqlite3.connect(f"file:{os.path.join(wikidata_dir, 'sitelinks.sqlite')}?mode=ro", uri=True)
+    try:
+        for lang in languages:
+            rows = db.execute("SELECT qid, label FROM labels WHERE lang = ? ORDER BY qid", (lang,))
+            labels = _in_id_order(_entity_chunks(rows, entity_qids), len(entity_qids), pool, workers)
+            writer.add_labels("entities", lang, labels)
+            rows = sorted((relation_of[pid], label) for pid, label in db.execute(
+                "SELECT pid, label FROM property_labels WHERE lang = ?", (lang,)) if pid in relation_of)
+            writer.add_labels("relations", lang, _in_id_order([rows], len(pids), pool, workers))
+    finally:
+        db.close()
+
+
+def _entity_chunks(rows, entity_qids):
+    """[(entity id, label)] chunks of the rows (qid, label), in QID order, of entities."""
+    while rows_chunk := rows.fetchmany(LABEL_CHUNK):
+        qids = np.fromiter((q for q, _ in rows_chunk), dtype=np.int64, count=len(rows_chunk))
+        hit = np.flatnonzero(contains(entity_qids, qids))
+        yield [(int(e), rows_chunk[k][1]) for k, e in zip(hit, np.searchsorted(entity_qids, qids[hit]))]
+
+
+def _in_id_order(chunks, count, pool, workers):
+    """Token id lists for ids 0..count-1, [] where ``chunks`` ([(id, text)], ids ascending)
+    have no label. The chunks are read here, in this thread (a sqlite cursor stays in its
+    thread), and tokenised by the pool a few at a time, in order."""
+    chunks = iter(chunks)
+    done = 0
+    while group := list(itertools.islice(chunks, 4 * workers)):
+        for chunk in (pool.imap(_tokenize_labels, group) if pool else map(_tokenize_labels, group)):
+            for i, tokens in chunk:
+                yield from ([] for _ in range(i - done))
+                yield tokens
+                done = i + 1
+    yield from ([] for _ in range(count - done))
 
 
 def _described_qids(page_files):

@@ -74,6 +74,19 @@ class KnowledgeDirWriter:
         self._count(f"desc/{lang}/descriptions")
         self._desc_rows.append((entity, self.languages.index(lang), row))
 
+    def add_labels(self, kind, lang, labels):
+        """labels/<kind>/<lang>: ``labels`` gives one list of token ids (no <s>/</s>) per entity
+        (``kind`` "entities") or relation ("relations"), in id order, [] where it has no label
+        in ``lang``: an empty item keeps ids and items aligned."""
+        builder = self._builder(f"labels/{kind}/{lang}", self.token_dtype)
+        items = missing = 0
+        for tokens in labels:
+            builder.add_item(torch.tensor(tokens, dtype=torch.int64))
+            items += 1
+            missing += not len(tokens)
+        self._count(f"labels/{kind}/{lang}", items - missing)
+        self._count(f"labels/{kind}/{lang}/missing", missing)
+
     def write_tables(self, entities, relations, triples_by_split):
         """``entities``: [(qid, label)] in id order; ``relations``: [(pid, label)];
         ``triples_by_split``: {split: int array [T, 3]}. Call after the descriptions."""
@@ -111,6 +124,11 @@ class KnowledgeDirWriter:
                 self._builder(f"mlm/{lang}/{split}", self.token_dtype)
                 self._builder(f"mep/{lang}/{split}", self.token_dtype)
                 self._builder(f"mep/{lang}/{split}.mentions", np.int32)
+        for kind in ("entities", "relations"):  # labels, when written, have one item per id
+            for lang in self.languages:
+                items = [self.counts.get(f"labels/{kind}/{lang}{k}") for k in ("", "/missing")]
+                if items[0] is not None and kind in self.counts and sum(items) != self.counts[kind]:
+                    raise ValueError(f"labels/{kind}/{lang} has {sum(items)} items for {self.counts[kind]} {kind}")
         for rel, builder in self._builders.items():
             builder.finalize(self._p(rel + ".idx"))
         manifest = {

@@ -1,8 +1,9 @@
-"""sitelinks.sqlite: per language, title -> QID (link resolution) and the items' labels.
+"""sitelinks.sqlite: per language, title -> QID (link resolution), the items' and the properties' labels.
 
 Rows arrive in an order that depends on the run (worker processes, shards, sources), so a
 conflict is settled by value, not by arrival: a title held by two items (a dump caught
-mid-edit) goes to the smaller QID, an item's label in a language is the smaller text.
+mid-edit) goes to the smaller QID, an item's (a property's) label in a language is the
+smaller text.
 The file is only ever written inside a ``.partial`` directory that is renamed when
 complete, so it goes without a rollback journal.
 """
@@ -13,6 +14,7 @@ import sqlite3
 _TABLES = {
     "sitelinks": ("lang TEXT, title TEXT, qid INTEGER", "lang, title", "qid"),
     "labels": ("lang TEXT, qid INTEGER, label TEXT", "lang, qid", "label"),
+    "property_labels": ("lang TEXT, pid INTEGER, label TEXT", "lang, pid", "label"),
 }
 
 
@@ -31,10 +33,11 @@ def _upsert(table, source):
     return f"INSERT INTO {table} {source} ON CONFLICT DO UPDATE SET {value} = min({value}, excluded.{value})"
 
 
-def add(db, sitelinks=(), labels=()):
-    """Add (lang, title, qid) and (lang, qid, label) rows."""
+def add(db, sitelinks=(), labels=(), property_labels=()):
+    """Add (lang, title, qid), (lang, qid, label) and (lang, pid, label) rows."""
     db.executemany(_upsert("sitelinks", "VALUES (?, ?, ?)"), sitelinks)
     db.executemany(_upsert("labels", "VALUES (?, ?, ?)"), labels)
+    db.executemany(_upsert("property_labels", "VALUES (?, ?, ?)"), property_labels)
 
 
 def add_file(db, path):

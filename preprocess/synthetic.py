@@ -18,6 +18,14 @@ per language) and relation words are language-specific; fillers are random and c
 information. The MLM text is every sentence, as a document of its own in the sentence's
 split, plus every description (in the train split).
 
+Labels (labels/, for link prediction): an entity's label is its two name tokens in every
+language, a relation's its relation word in the language. Entity e has none in the k-th
+language when e % 8 == k + 1, and the last relation none in the last language, so that some
+triples can be verbalised in fewer languages (or one, or none). The dictionary also holds
+"▁(", "▁," and "▁)", the separators of a verbalised triple as XLM-R's sentencepiece writes
+them, after all the other symbols (the ids of the rest are as before); the labels are drawn
+without the generator's random numbers, so the rest of the data is too.
+
 With the default of one fact per entity, a subject description names exactly one object and
 the relation adds nothing. With several facts per entity the OE query has to pick the
 object of the given relation: in short runs of the tiny test model that did not generalise
@@ -31,6 +39,8 @@ import argparse
 import numpy as np
 
 from .knowledge_dir_writer import KnowledgeDirWriter
+
+SEPARATOR_PIECES = ("\u2581(", "\u2581,", "\u2581)")
 
 
 def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
@@ -84,6 +94,9 @@ def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
             tokens += some_fillers(lang, max_description_fillers)
             descriptions[e][lang] = [int(t) for t in tokens]
 
+    for piece in SEPARATOR_PIECES:
+        new_symbol(piece)
+
     if vocab_size is not None:
         unused = vocab_size - 5 - len(symbols)  # 4 specials first, <mask> last
         if unused < 0:
@@ -115,6 +128,11 @@ def make_synthetic_data(out_dir, num_entities=128, languages=("en", "de", "zh"),
         descriptions=descriptions,
         triples_by_split={"train": facts[order[n_valid:]], "valid": facts[order[:n_valid]]},
     )
+    for k, lang in enumerate(languages):
+        writer.add_labels("entities", lang, ([] if e % 8 == k + 1 else names[e] for e in range(num_entities)))
+        last = k == len(languages) - 1 and len(languages) > 1
+        writer.add_labels("relations", lang, ([] if last and r == num_relations - 1 else [rel_words[lang][r]]
+                                              for r in range(num_relations)))
     return writer.finalize(source="synthetic (preprocess/synthetic.py)", seed=seed)
 
 

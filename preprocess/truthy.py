@@ -10,7 +10,9 @@ as ``wdt:`` triples, its labels, descriptions and aliases (no sitelinks). Read l
 A ``wdt:`` triple counts when its subject is a kept item and its object an item IRI; a
 blank-node object (an unknown value) is counted as ``claim_somevalue``; literal objects and
 every other predicate are passed over; a line that is not an N-Triple is counted as
-``malformed_line`` and skipped.
+``malformed_line`` and skipped. Labels are read from ``rdfs:label`` only (Wikibase writes the
+same text as ``skos:prefLabel`` and ``schema:name``): an item's in the label languages, a
+property's in English (for properties.tsv) and in the chosen languages (for link prediction).
 """
 
 import collections
@@ -33,13 +35,15 @@ _SOMEVALUE_IRI = b"http://www.wikidata.org/.well-known/genid/"  # unknown values
 LABEL = b"http://www.w3.org/2000/01/rdf-schema#label"
 
 _kept = np.zeros(0, dtype=np.int64)
-_label_languages = {}
+_label_languages = {}  # items' labels: language tag (bytes, lower case) -> language code
+_property_languages = {}  # properties' labels, likewise
 
 
-def _init_worker(kept, label_languages):
-    global _kept, _label_languages
+def _init_worker(kept, label_languages, property_languages):
+    global _kept, _label_languages, _property_languages
     _kept = kept
     _label_languages = {lang.lower().encode(): lang for lang in label_languages}
+    _property_languages = {lang.lower().encode(): lang for lang in property_languages}
 
 
 def _number(pattern, iri):
@@ -53,9 +57,9 @@ def _is_kept(qids):
 
 
 def _read_block(lines):
-    """One block of lines -> (claims of kept items [n, 3], label rows, property labels,
-    counts, skip counts)."""
-    claims, somevalue, labels, properties = [], [], {}, {}
+    """One block of lines -> (claims of kept items [n, 3], label rows, English property
+    labels, property label rows, counts, skip counts)."""
+    claims, somevalue, labels, properties, property_rows = [], [], {}, {}, {}
     line_count, property_labels, skipped = 0, 0, collections.Counter()
     for line in lines:
         try:
@@ -71,11 +75,16 @@ def _read_block(lines):
             if kind != ntriples.LITERAL:
                 continue
             qid = _number(_ITEM, subject)
-            if qid is not None and lang in _label_languages:
-                labels.setdefault((_label_languages[lang], qid), obj)
-            elif qid is None and lang == b"en" and _number(_PROPERTY, subject) is not None:
-                properties[_number(_PROPERTY, subject)] = obj
+            if qid is not None:
+                if lang in _label_languages:
+                    labels.setdefault((_label_languages[lang], qid), obj)
+                continue
+            pid = _number(_PROPERTY, subject)
+            if pid is not None and lang == b"en":
+                properties[pid] = obj
                 property_labels += 1
+            if pid is not None and lang in _property_languages:
+                property_rows.setdefault((_property_languages[lang], pid), obj)
             continue
         pid = _number(_DIRECT, predicate)
         qid = _number(_ITEM, subject) if pid is not None else None
@@ -95,8 +104,14 @@ def _read_block(lines):
         text = _text(labels[(lang, qid)], skipped) if keep else None
         if text:
             label_rows.append((lang, qid, text))
-    properties = {pid: text for pid, raw in properties.items() if (text := _text(raw, skipped))}
-    return claims, label_rows, properties, {"truthy_lines": line_count, "property_labels": property_labels}, +skipped
+    decoded = {}  # a property's English label is read twice when English is chosen: decoded (and counted) once
+    for raw in (*properties.values(), *property_rows.values()):
+        if raw not in decoded:
+            decoded[raw] = _text(raw, skipped)
+    properties = {pid: decoded[raw] for pid, raw in properties.items() if decoded[raw]}
+    property_rows = [(lang, pid, decoded[raw]) for (lang, pid), raw in property_rows.items() if decoded[raw]]
+    return (claims, label_rows, properties, property_rows,
+            {"truthy_lines": line_count, "property_labels": property_labels}, +skipped)
 
 
 def _text(raw, skipped):
@@ -130,17 +145,20 @@ def _first_triple(lines, path):
     return False
 
 
-def read(path, kept, label_languages, workers, shard, claims_file, db, counts, skipped, properties):
+def read(path, kept, label_languages, property_languages, workers, shard, claims_file, db, counts, skipped,
+         properties):
     """Read the dump (or shard I of N of it): the claims of the ``kept`` items (sorted QIDs)
     are appended to ``claims_file`` (int64 subject, property, object), their labels in
-    ``label_languages`` go into the labels table of ``db``, English property labels into
+    ``label_languages`` go into the labels table of ``db``, property labels in
+    ``property_languages`` into its property_labels table and English ones into
     ``properties``; ``counts`` and ``skipped`` are added to."""
     chunks = _checked(dump_chunks(path, shard), path, shard[0] == 0)
-    with map_line_blocks(_read_block, chunks, workers, _init_worker, (kept, label_languages)) as results, \
+    with map_line_blocks(_read_block, chunks, workers, _init_worker,
+                         (kept, label_languages, property_languages)) as results, \
             tqdm(desc="truthy triples", unit=" lines", unit_scale=True) as bar:
-        for claims, label_rows, block_properties, block_counts, block_skipped in results:
+        for claims, label_rows, block_properties, property_rows, block_counts, block_skipped in results:
             claims.tofile(claims_file)
-            sitelinks_db.add(db, labels=label_rows)
+            sitelinks_db.add(db, labels=label_rows, property_labels=property_rows)
             properties.update(block_properties)
             counts.update(block_counts)
             skipped.update(block_skipped)

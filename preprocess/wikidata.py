@@ -13,7 +13,9 @@ Outputs, in ``WORK/wikidata/`` (written under a temporary name and renamed when 
     items.tsv          qid <TAB> label          kept items (label: English if any)
     sitelinks.sqlite   table sitelinks(lang, title, qid): the title -> QID lookup per language;
                        table labels(lang, qid, label): the items' labels in the chosen languages
-                       (what probe sets name entities by)
+                       (what probe sets name entities by);
+                       table property_labels(lang, pid, label): the labels in the chosen languages
+                       of the properties of triples.npy (what link prediction names relations by)
     triples.npy        int64 [T, 3]: subject qid, property id, object qid (numbers), both ends kept
     properties.tsv     pid <TAB> count <TAB> English label, by descending count
     stats.json         sources, counts, skipped records by reason, the inputs' sizes and checksums
@@ -68,7 +70,7 @@ def _parse_block(lines):
     """A block of dump lines -> its sitelinks and labels (into this process's rows file), and
     what the reader writes for it, already in its output form (text, int64 bytes)."""
     parser, with_claims = _worker["parser"], _worker["with_claims"]
-    items, kept, claims, sitelinks, labels = [], array("q"), array("q"), [], []
+    items, kept, claims, sitelinks, labels, property_labels = [], array("q"), array("q"), [], [], []
     properties, counts, skipped = {}, collections.Counter(), collections.Counter()
     for line in lines:
         record = parser.parse(line, with_claims)
@@ -78,7 +80,9 @@ def _parse_block(lines):
         if record[0] == "skip":
             skipped[record[1]] += 1
         elif record[0] == "property":
-            properties[record[1]] = record[2]
+            _, pid, english, local_labels = record
+            properties[pid] = english
+            property_labels.extend((lang, pid, text) for lang, text in local_labels.items())
             counts["properties"] += 1
         else:
             _, qid, label, titles, item_claims, reasons, local_labels = record
@@ -92,7 +96,7 @@ def _parse_block(lines):
             labels.extend((lang, qid, text) for lang, text in local_labels.items())
     if _worker["db"] is None:
         _worker["db"] = sitelinks_db.create(_worker["rows"])
-    sitelinks_db.add(_worker["db"], sitelinks, labels)
+    sitelinks_db.add(_worker["db"], sitelinks, labels, property_labels)
     _worker["db"].commit()
     counts["items_kept"] += len(kept)
     counts["sitelinks"] += len(sitelinks)
@@ -193,7 +197,8 @@ def _read(sources, languages, tmp, workers, shard):
             kept = sitelinks_sql.read(sql, languages, None, collections.Counter(), collections.Counter())
         if truthy:
             label_languages = () if dump else tuple(sorted({*languages, "en"}))
-            truthy_dump.read(truthy, kept, label_languages, workers, shard, claims, db, counts, skipped, properties)
+            truthy_dump.read(truthy, kept, label_languages, languages, workers, shard, claims, db, counts, skipped,
+                             properties)
         inputs = fingerprints() or None
     db.commit()
     db.close()
@@ -240,8 +245,9 @@ def _read_json(dump, languages, workers, shard, tmp, db, items, claims_file, cou
 
 
 def _finish(tmp):
-    """Keep the triples whose both ends are kept items; write properties.tsv and the stats
-    (and, when the sitelinks came from the SQL dump, items.tsv)."""
+    """Keep the triples whose both ends are kept items; write properties.tsv, keep the labels
+    of their properties only, and write the stats (and, when the sitelinks came from the SQL
+    dump, items.tsv)."""
     stats = json.load(open(os.path.join(tmp, "stats.json"), encoding="utf-8"))
     counts = collections.Counter(stats["counts"])
     if stats["sources"]["items"] == "wb_items_per_site":
@@ -255,9 +261,23 @@ def _finish(tmp):
     with open(os.path.join(tmp, "properties.tsv"), "w", encoding="utf-8") as f:
         for pid, n in sorted(relation_counts.items(), key=lambda kv: (-kv[1], kv[0])):
             f.write(f"P{pid}\t{n}\t{labels.get(f'P{pid}', '')}\n")
+    counts["property_labels_kept"] = _keep_labels_of_properties(tmp, relation_counts)
     stats["counts"] = dict(counts)
     write_json(os.path.join(tmp, "stats.json"), stats)
     return stats
+
+
+def _keep_labels_of_properties(tmp, pids):
+    """Drop the property labels of properties that no kept triple uses (most of a dump's
+    properties are not item-valued); returns how many labels are left."""
+    db = sqlite3.connect(os.path.join(tmp, "sitelinks.sqlite"))
+    db.execute("CREATE TEMP TABLE used (pid INTEGER PRIMARY KEY)")
+    db.executemany("INSERT INTO used VALUES (?)", ((int(p),) for p in pids))
+    db.execute("DELETE FROM property_labels WHERE pid NOT IN (SELECT pid FROM used)")
+    db.commit()
+    (kept,) = db.execute("SELECT count(*) FROM property_labels").fetchone()
+    db.close()
+    return kept
 
 
 def _write_items_from_tables(tmp, languages, counts):

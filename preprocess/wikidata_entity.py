@@ -1,11 +1,12 @@
 """One line of the Wikidata JSON dump -> the parts of the entity that preprocessing keeps.
 
 The entity is decoded with msgspec against a schema that names only what is read: id, type,
-the labels and sitelinks of the chosen languages, and the main snaks of the claims. msgspec
-skips everything else (descriptions, aliases, qualifiers, references, the other languages)
-without building Python objects for it; on real entities that is most of the line, and the
-reason this is faster than ``orjson.loads`` of the whole entity. Claim groups are kept as raw
-bytes and decoded only for kept items, and only when they can hold an item-valued main snak.
+the labels (of items and properties) and sitelinks of the chosen languages, and the main
+snaks of the claims. msgspec skips everything else (descriptions, aliases, qualifiers,
+references, the other languages) without building Python objects for it; on real entities
+that is most of the line, and the reason this is faster than ``orjson.loads`` of the whole
+entity. Claim groups are kept as raw bytes and decoded only for kept items, and only when
+they can hold an item-valued main snak.
 """
 
 import collections
@@ -93,8 +94,9 @@ class EntityParser:
 
     def parse(self, line, with_claims=True):
         """One dump line -> ("item", qid, label, {lang: title}, [(pid, target)], skip counts,
-        {lang: label}), ("property", pid, English label), ("skip", reason) or None (the
-        array's brackets, blank lines). Ids are numbers (Q42 -> 42)."""
+        {lang: label}), ("property", pid, English label, {lang: label}), ("skip", reason) or
+        None (the array's brackets, blank lines). Ids are numbers (Q42 -> 42); {lang: label}
+        holds the chosen languages that have a label."""
         line = line.strip()
         if line in (b"", b"[", b"]"):
             return None
@@ -111,7 +113,8 @@ class EntityParser:
             return ("skip", "missing_id")
         number = _number(ident, "P" if kind == "property" else "Q")
         if kind == "property" and number is not None:
-            return ("property", number, best_label(self._labels(entity), ("en",)))
+            labels = self._labels(entity)
+            return ("property", number, best_label(labels, ("en",)), self._chosen(labels))
         if kind != "item" or number is None:
             return ("skip", "not_an_item")
         titles = {lang: link.title for lang, link in zip(self.site_languages, _fields(entity.sitelinks))
@@ -127,9 +130,12 @@ class EntityParser:
         preferred = ("en", *sorted(titles))
         if not any(labels.get(lang) for lang in preferred):  # rare: fall back on any language's label
             labels = _all_labels(line) or labels
+        return ("item", number, best_label(labels, preferred), titles, claims, reasons, self._chosen(labels))
+
+    def _chosen(self, labels):
+        """{lang: label} of the chosen languages that have one, cleaned."""
         local = {lang: clean(labels.get(lang) or "") for lang in self.languages}
-        return ("item", number, best_label(labels, preferred), titles, claims, reasons,
-                {k: v for k, v in local.items() if v})
+        return {lang: text for lang, text in local.items() if text}
 
     def _labels(self, entity):
         return {lang: text.value for lang, text in zip(self.label_languages, _fields(entity.labels))

@@ -15,7 +15,8 @@
 #
 #   recipes/ablation_table.sh            # 3 seeds x 7 variants x 400 updates: about 65 min with JOBS=2
 #   recipes/ablation_table.sh --smoke    # 1 seed, 2 updates, a few facts: checks that it runs
-# Environment: OUT (runs/ablation_table), SEEDS ("1 2 3"), UPDATES (400), MLM_UPDATES (600),
+# Environment: OUT (runs/ablation_table), SEEDS ("1 2 3"), UPDATES (400), MLM_UPDATES (600), QUEUE_JOIN
+# (UPDATES/2: when the queue rows' queue joins),
 # VARIANTS (all, in the order above), JOBS (1: runs at a time), PY. Finished runs are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,7 @@ OUT=${OUT:-runs/ablation_table}
 SEEDS=${SEEDS:-1 2 3}
 UPDATES=${UPDATES:-400}
 MLM_UPDATES=${MLM_UPDATES:-600}
+QUEUE_JOIN=${QUEUE_JOIN:-$((UPDATES / 2))}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PY BIN
 declare -A VARIANT=(
     [mlm]="--knowledge-tasks none"
@@ -38,8 +40,8 @@ declare -A VARIANT=(
     [mep]="--knowledge-tasks mep"
     [oe]="--knowledge-tasks oe"
     [xlmk]="--knowledge-tasks mep,oe"
-    [xlmk_queue]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]}"
-    [xlmk_momentum]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]} ${SAMPLE_MOMENTUM[*]}"
+    [xlmk_queue]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]} --queue-warmup-updates $QUEUE_JOIN"
+    [xlmk_momentum]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]} --queue-warmup-updates $QUEUE_JOIN ${SAMPLE_MOMENTUM[*]}"
 )
 read -r -a ORDER <<< "${VARIANTS:-mlm desc_mlm mep oe xlmk xlmk_queue xlmk_momentum}"
 

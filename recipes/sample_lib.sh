@@ -14,10 +14,10 @@ SAMPLE_MLM=(--knowledge-tasks none --lr 1e-3)
 # (docs/design.md, "The momentum key encoder, measured"); the queue is still filled and saved.
 SAMPLE_CONTINUE=(--lr 2e-3 --normalize-keys --temperature 0.05 --queue-warmup-updates 1000000)
 # the queue on the sample (ablation_table.sh's queue rows), after SAMPLE_CONTINUE: 1024 keys (12
-# per entity of the sample's 82), full after 64 updates, joining the in-batch negatives after 150
-SAMPLE_QUEUE=(--queue-size 1024 --queue-warmup-updates 150)
-# keys (in-batch and queued) from a momentum copy of the encoder and query heads (MoCo); 0.999
-# did best of 0.999, 0.99 and 0.9 on the sample (still below in-batch negatives only)
+# per entity of the sample's 82), full after 64 updates; the caller adds when it joins
+# (--queue-warmup-updates: after the in-batch negatives have made the keys discriminative)
+SAMPLE_QUEUE=(--queue-size 1024)
+# the queue written by a momentum copy of the encoder and key heads (MoCo's m = 0.999)
 SAMPLE_MOMENTUM=(--key-encoder momentum --key-momentum 0.999)
 
 reused() { echo "  done before: reused ($1)"; }

@@ -88,17 +88,18 @@ def test_an_out_of_memory_batch_on_one_worker_hangs_no_other(synthetic_data, tmp
     assert int(queues["mep_queue.num_enqueued"]) == 4 * 2 * 8 - 8
 
 
-@pytest.mark.parametrize("key_encoder", ["shared", "momentum"])
-def test_fairseqs_default_ddp_backend_trains_the_paper_configuration(synthetic_data, tmp_path, key_encoder):
+@pytest.mark.parametrize("key_encoder,tasks", [("shared", "mep,oe"), ("momentum", "mep,oe"), ("shared", "mep,oe,lp")])
+def test_fairseqs_default_ddp_backend_trains_the_paper_configuration(synthetic_data, tmp_path, key_encoder, tasks):
     """--ddp-backend pytorch_ddp (c10d) without --find-unused-parameters fails at the second
     update if any parameter got no gradient in the first. With the momentum key encoder, its
-    moving averages of identical weights stay identical on every worker."""
+    moving averages of identical weights stay identical on every worker; with link
+    prediction, its sub-batch joins the one forward."""
     dump = tmp_path / "dump"
     dump.mkdir()
     helper = os.path.join(REPO, "tests", "helpers", "train_and_dump_queues.py")
     proc, _ = run_train(
         synthetic_data, tmp_path / "ck", "--langs", "en", "--max-update", "3",
-        "--distributed-backend", "gloo", "--ddp-backend", "pytorch_ddp", "--key-encoder", key_encoder,
+        "--distributed-backend", "gloo", "--ddp-backend", "pytorch_ddp", "--key-encoder", key_encoder, "--knowledge-tasks", tasks,
         launcher=torchrun(helper, dump, port=29535), env={"XLMK_TEST_CPU_DDP": "1"}, timeout=300,
     )
     state = assert_identical_queues(dump)

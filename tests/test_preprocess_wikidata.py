@@ -225,7 +225,7 @@ ENTITY_CASES = [
     ('{"type":"item","id":7}', ("skip", "malformed_entity")),
     ('{"type":"item","id":"Q1x","sitelinks":{"enwiki":{"title":"T"}}}', ("skip", "not_an_item")),
     ('{"type":"item","id":"Q\u00b2","sitelinks":{"enwiki":{"title":"T"}}}', ("skip", "not_an_item")),
-    ('{"type":"property","id":"P31","labels":{"en":{"value":"instance of"}}}', ("property", 31, "instance of")),
+    ('{"type":"property","id":"P31","labels":{"en":{"value":"instance of"}}}', ("property", 31, "instance of", {"en": "instance of"})),
     ('{"type":"item","id":"Q1","sitelinks":{"enwiki":{"title":"T"}},"labels":{"fr":{"value":"Le T"}}}',
      ("item", 1, "Le T", {"en": "T"}, [], {})),
 ]

@@ -14,6 +14,8 @@ ABLATIONS = {
     "wo_multilingual_description": {"mep_description_language": "same"},
     "oe_wo_contrastive": {"oe_loss": "classification"},
     "wo_knowledge_tasks": {"knowledge_tasks": "none", "description_mlm": True},
+    "link_prediction": {"knowledge_tasks": "lp"},
+    "xlmk_lp": {"knowledge_tasks": "mep,oe,lp"},
 }
 
 

@@ -1,4 +1,7 @@
-"""The XLM-K loss: L = L_MLM + w_e * L_e + w_o * L_o (Eq. 5-6 of the paper).
+"""The XLM-K loss: L = L_MLM + w_e * L_e + w_o * L_o (Eq. 5-6 of the paper), + w_l * L_lp.
+
+L_lp (link prediction, --knowledge-tasks lp) is the MLM head's cross-entropy over the masked
+label tokens of verbalised triples, a mean per masked token, as L_MLM.
 
 Normalisation. Eq. 6 adds three means: MLM per masked token, L_e and L_o per example.
 fairseq sums the losses of all micro-batches (--update-freq) and workers and divides the
@@ -21,7 +24,8 @@ from fairseq.dataclass import FairseqDataclass
 
 LOG_KEYS = (
     "loss", "nsentences", "ntokens", "sample_size", "skipped_oom",
-    *(f"{task}_{what}" for task in ("mlm", "desc_mlm") for what in ("loss", "tokens")),
+    *(f"{task}_{what}" for task in ("mlm", "desc_mlm", "lp") for what in ("loss", "tokens")),
+    "lp_correct", "lp_examples", "lp_fell_back", "lp_kind1", "lp_kind2", "lp_kind3",
     *(f"{task}_{what}" for task in ("mep", "oe")
       for what in ("loss", "correct", "count", "queue_fill", "queue_reports")),
 )
@@ -31,6 +35,7 @@ LOG_KEYS = (
 class XLMKCriterionConfig(FairseqDataclass):
     mep_weight: float = field(default=1.0, metadata={"help": "weight of L_e (Masked Entity Prediction)"})
     oe_weight: float = field(default=1.0, metadata={"help": "weight of L_o (Object Entailment)"})
+    lp_weight: float = field(default=1.0, metadata={"help": "weight of the link prediction loss (--knowledge-tasks lp)"})
     normalize_keys: bool = field(default=False, metadata={"help": "L2-normalise queries and keys (cosine similarity); the paper uses the plain dot product"})
     temperature: float = field(default=1.0, metadata={"help": "divide the similarities by this (use with --normalize-keys, e.g. 0.05)"})
     queue_warmup_updates: int = field(default=0, metadata={"help": "use only in-batch negatives for this many updates before the queue's keys join (keys are enqueued from the start)"})
@@ -89,30 +94,28 @@ class XLMKCriterion(FairseqCriterion):
         log = {**self.empty_logging_output(), "nsentences": sample["nsentences"],
                "ntokens": sample["ntokens"], "sample_size": 1}
         loss = 0.0
-        for name in ("mlm", "desc_mlm"):
+        for name in ("mlm", "desc_mlm", "lp"):
             if name + "_logits" in out:
                 target = sample[name]["target"]
                 target = target[target.ne(self.padding_idx)]
-                logits = out[name + "_logits"]
-                total = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), target, reduction="sum")
-                loss = loss + total / max(target.numel(), 1)
+                logits = out[name + "_logits"].view(-1, out[name + "_logits"].size(-1)).float()
+                total = F.cross_entropy(logits, target, reduction="sum")
+                weight = self.cfg.lp_weight if name == "lp" else 1.0
+                loss = loss + weight * total / max(target.numel(), 1)
                 log[name + "_loss"] = total.item()
                 log[name + "_tokens"] = target.numel()
+                if name == "lp":
+                    log["lp_correct"] = int((logits.detach().argmax(-1) == target).sum())
+                    self._log_lp_examples(log, sample["lp"])
 
-        use_queue = model.num_updates >= self.cfg.queue_warmup_updates
+        use_queue = self.queue_in_use(model.num_updates)
         knowledge = sample.get("knowledge", {})
-        if "mep_query" in out:
-            total, correct = self._contrastive(
-                out["mep_query"], out["mep_key"], knowledge["mep_entities"], model.mep_queue, use_queue
-            )
-            loss = loss + self.cfg.mep_weight * total / knowledge["num_mep"]
-            self._log_task(log, "mep", total, correct, knowledge["num_mep"], model.mep_queue)
-        if "oe_query" in out:
-            total, correct = self._contrastive(
-                out["oe_query"], out["oe_key"], knowledge["oe_entities"], model.oe_queue, use_queue
-            )
-            loss = loss + self.cfg.oe_weight * total / knowledge["num_oe"]
-            self._log_task(log, "oe", total, correct, knowledge["num_oe"], model.oe_queue)
+        for name, weight, queue in (("mep", self.cfg.mep_weight, model.mep_queue),
+                                    ("oe", self.cfg.oe_weight, model.oe_queue)):
+            if name + "_query" in out:
+                total, correct = self._contrastive(out, name, knowledge[name + "_entities"], queue, use_queue)
+                loss = loss + weight * total / knowledge["num_" + name]
+                self._log_task(log, name, total, correct, knowledge["num_" + name], queue)
         if "oe_relation_logits" in out:
             logits = out["oe_relation_logits"].float()
             total = F.cross_entropy(logits, knowledge["relations"], reduction="sum")
@@ -129,13 +132,32 @@ class XLMKCriterion(FairseqCriterion):
         in one collective, which needs the same keys, in the same order, on every worker."""
         return dict.fromkeys(LOG_KEYS, 0)
 
-    def _contrastive(self, query, key, entities, queue, use_queue):
+    @staticmethod
+    def _log_lp_examples(log, lp):
+        log["lp_examples"], log["lp_fell_back"] = lp["nsentences"], lp["fell_back"]
+        for kind, count in enumerate(lp["kinds"].tolist(), start=1):
+            log[f"lp_kind{kind}"] = count
+
+    def queue_in_use(self, num_updates):
+        return num_updates >= self.cfg.queue_warmup_updates
+
+    def _contrastive(self, out, name, entities, queue, use_queue):
+        """Eq. 5 over the batch's online keys and the queue; with a momentum key encoder,
+        the in-batch term plus MoCo's (the copy's keys of the batch and the queue), whose
+        candidates all come from one encoder: a query could otherwise tell the online
+        positive from the copy's negatives by their encoder alone. Accuracy is that of
+        the term that holds the queue."""
         use_queue = use_queue and queue.size > 0
-        return contrastive_loss(
-            query, key, entities,
-            queue.keys if use_queue else None, queue.entities if use_queue else None,
-            normalize=self.cfg.normalize_keys, temperature=self.cfg.temperature,
-        )
+        query, key = out[name + "_query"], out[name + "_key"]
+        momentum_key = out.get(name + "_momentum_key")
+        options = dict(normalize=self.cfg.normalize_keys, temperature=self.cfg.temperature)
+        if not use_queue:
+            return contrastive_loss(query, key, entities, **options)
+        if momentum_key is None:
+            return contrastive_loss(query, key, entities, queue.keys, queue.entities, **options)
+        in_batch, _ = contrastive_loss(query, key, entities, **options)
+        moco, correct = contrastive_loss(query, momentum_key, entities, queue.keys, queue.entities, **options)
+        return in_batch + moco, correct
 
     @staticmethod
     def _log_task(log, name, total, correct, count, queue):
@@ -154,10 +176,17 @@ class XLMKCriterion(FairseqCriterion):
 
         sample_size = total("sample_size")
         metrics.log_scalar("loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3)
-        for name in ("mlm", "desc_mlm"):
+        for name in ("mlm", "desc_mlm", "lp"):
             n = total(name + "_tokens")
             if n:
                 metrics.log_scalar(name + "_loss", total(name + "_loss") / n / math.log(2), n, round=3)
+        if total("lp_tokens"):
+            # token accuracy; the share of examples per kind, and of those that wanted two
+            # languages but had one (counted as kind 1)
+            metrics.log_scalar("lp_acc", total("lp_correct") / total("lp_tokens"), total("lp_tokens"), round=4)
+            examples = total("lp_examples")
+            for what in ("lp_kind1", "lp_kind2", "lp_kind3", "lp_fell_back"):
+                metrics.log_scalar(what, total(what) / examples, examples, round=3)
         for name in ("mep", "oe"):
             n = total(name + "_count")
             if n:

@@ -9,6 +9,7 @@ import json
 import os
 
 import numpy as np
+import torch
 from fairseq.data.indexed_dataset import MMapIndexedDataset
 
 from ..errors import ConfigError
@@ -31,6 +32,24 @@ class EmptyIndexedDataset:
 
     def __len__(self):
         return 0
+
+
+class EmptyItems:
+    """An indexed dataset whose items are all empty (a labels file of a language without any
+    label): its .bin is empty, which numpy cannot memory-map, but its .idx counts the items."""
+
+    def __init__(self, prefix):
+        self._index = MMapIndexedDataset.Index(prefix + ".idx")  # kept: its sizes are a view of its memory map
+        self.sizes = self._index.sizes
+
+    def __len__(self):
+        return len(self.sizes)
+
+    def __getitem__(self, index):
+        return torch.zeros(0, dtype=torch.int64)
+
+
+LABEL_KINDS = {"entities": "entity", "relations": "relation"}  # labels/<kind>/: one item per what
 
 
 class KnowledgeDir:
@@ -126,6 +145,40 @@ class KnowledgeDir:
                     f"{name}: item {item} holds token id {int(flat[bad])}, outside the "
                     f"{vocab_size} ids of dict.txt (encoded with another dictionary, or damaged)"
                 )
+
+    def require_labels(self, languages):
+        """The labels/ files that link prediction reads (docs/data-format.md, "Labels"): a
+        directory binarized before they existed has none of them."""
+        missing = [self.path("labels", kind, f"{lang}.{ext}") for kind in LABEL_KINDS for lang in languages
+                   for ext in ("bin", "idx") if not os.path.exists(self.path("labels", kind, f"{lang}.{ext}"))]
+        if missing:
+            raise ConfigError(
+                f"link prediction needs the entity and relation labels, missing: {', '.join(missing)} "
+                f"(the directory was written before labels existed: rerun `xlmk-preprocess binarize`)"
+            )
+
+    def labels(self, languages, vocab_size):
+        """(entity labels, relation labels): per language, an indexed dataset with one item per
+        entity (relation) id, empty where it has no label; checked to exist, to have one item
+        per id and to hold no id beyond the dictionary."""
+        self.require_labels(languages)
+        expected = {"entities": self.manifest.get("counts", {}).get("entities"), "relations": self.num_relations()}
+        out = {}
+        for kind in LABEL_KINDS:
+            out[kind] = []
+            for lang in languages:
+                prefix = self.path("labels", kind, lang)
+                if os.path.getsize(prefix + ".bin") == 0:
+                    dataset = EmptyItems(prefix)
+                else:
+                    dataset = self.indexed("labels", kind, lang)
+                    self.check_token_ids(dataset, prefix + ".bin", vocab_size)
+                expected[kind] = len(dataset) if expected[kind] is None else expected[kind]
+                if len(dataset) != expected[kind]:
+                    raise ConfigError(f"{prefix}.{{bin,idx}} has {len(dataset)} items, expected one per "
+                                      f"{LABEL_KINDS[kind]} ({expected[kind]}): rerun `xlmk-preprocess binarize`")
+                out[kind].append(dataset)
+        return out["entities"], out["relations"]
 
     def num_relations(self):
         self.require(self.path("relations.tsv"))

@@ -14,6 +14,8 @@ import torch
 from fairseq.data import FairseqDataset, data_utils
 
 ROLE_ORDER = ("mep_query", "mep_key", "oe_subject", "oe_object")
+# sub-batches that the MLM head scores: text, descriptions, verbalised triples
+MASKED_LM_KEYS = ("mlm", "desc_mlm", "lp")
 
 
 class XLMKBatchDataset(FairseqDataset):
@@ -91,7 +93,7 @@ class XLMKBatchDataset(FairseqDataset):
         if len(samples) == 0:
             return {}
         batch = {"nsentences": len(samples)}
-        for key in ("mlm", "desc_mlm"):
+        for key in MASKED_LM_KEYS:
             if key in self.datasets:
                 batch[key] = self.datasets[key].collater([s[key] for s in samples])
         mep = [s["mep"] for s in samples] if "mep" in self.datasets else []
@@ -101,7 +103,7 @@ class XLMKBatchDataset(FairseqDataset):
                                                    self.separate_keys)
         batch["ntokens"] = sum(
             int(sub["net_input"]["src_tokens"].ne(self.pad_idx).sum())
-            for key, sub in batch.items() if key in ("mlm", "desc_mlm")
+            for key, sub in batch.items() if key in MASKED_LM_KEYS
         ) + batch.get("knowledge", {}).get("ntokens", 0)
         return batch
 

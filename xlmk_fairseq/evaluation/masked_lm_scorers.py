@@ -96,7 +96,7 @@ class FairseqScorer:
     @torch.no_grad()
     def mep_keys(self, cls_features):
         """The MEP key head applied to <s> states (XLM-K checkpoints only)."""
-        return self.model.knowledge_heads.entity_key(cls_features)
+        return self.model.knowledge_heads.mep_key(cls_features)
 
 
 class HuggingFaceScorer:

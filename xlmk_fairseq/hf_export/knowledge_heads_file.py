@@ -7,7 +7,7 @@ metadata; only the heads that the run trained, as their tensor names show) with 
 
     from xlmk_fairseq.hf_export.knowledge_heads_file import load_knowledge_heads
     heads = load_knowledge_heads(export_dir)     # a KnowledgeHeads module, eval mode
-    entity_key = heads.entity_key(hf_model.roberta(ids).last_hidden_state[:, 0])
+    entity_key = heads.mep_key(hf_model.roberta(ids).last_hidden_state[:, 0])
 """
 
 import os

@@ -7,19 +7,17 @@ import torch.nn as nn
 HEADS = ("mep_query", "mep_key", "oe_query", "oe_key", "relation_classifier")
 
 
-def heads_to_build(knowledge_tasks, oe_loss="contrastive", key_encoder="shared"):
-    """The heads that ``--knowledge-tasks``, ``--oe-loss`` and ``--key-encoder`` train.
+def heads_to_build(knowledge_tasks, oe_loss="contrastive"):
+    """The heads that ``--knowledge-tasks`` and ``--oe-loss`` train.
 
     Only those are built: a parameter that gets no gradient stops fairseq's default DDP
-    backend (c10d, without --find-unused-parameters) at the second update. With the
-    momentum key encoder, keys come from a moving copy of the query heads (MoCo), so the
-    online key heads would get no gradient and are not built.
+    backend (c10d, without --find-unused-parameters) at the second update.
     """
     heads = []
     if "mep" in knowledge_tasks:
-        heads += ["mep_query"] + (["mep_key"] if key_encoder == "shared" else [])
+        heads += ["mep_query", "mep_key"]
     if "oe" in knowledge_tasks and oe_loss == "contrastive":
-        heads += ["oe_query"] + (["oe_key"] if key_encoder == "shared" else [])
+        heads += ["oe_query", "oe_key"]
     if "oe" in knowledge_tasks and oe_loss == "classification":
         heads.append("relation_classifier")
     return tuple(heads)
@@ -66,13 +64,6 @@ class KnowledgeHeads(nn.Module):
 
     def __contains__(self, head: str) -> bool:
         return head in self._modules
-
-    @property
-    def entity_key(self):
-        """The head that maps a description's <s> state into MEP's key space: the key
-        head, or with a momentum key encoder (no online key head) the query head, whose
-        moving copy wrote the keys."""
-        return self.mep_key if "mep_key" in self else self.mep_query
 
 
 def heads_of_state_dict(names):

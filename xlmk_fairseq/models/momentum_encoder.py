@@ -1,9 +1,9 @@
-"""The momentum key encoder (MoCo, He et al. 2020): a slowly moving copy of the query side.
+"""The momentum key encoder (MoCo, He et al. 2020): a slowly moving copy of the key side.
 
 Keys that sit in a 32k queue for hundreds of updates are only useful negatives if the
-network that wrote them changed little in that time. As in MoCo, the key encoder is an
-exponential moving average of the query encoder: the sentence encoder and the query head of
-each task (MEP, OE), updated after every optimizer step as
+network that wrote them changed little in that time. As in MoCo, the keys that fill the
+queue come from an exponential moving average of the trained network: the sentence encoder
+and the key head of each task (MEP, OE), updated after every optimizer step as
 ``momentum = m * momentum + (1 - m) * online`` and never trained by gradients.
 
 Its weights are buffers, not parameters: the optimizer, gradient clipping and DDP leave them
@@ -23,7 +23,7 @@ import torch.nn as nn
 
 class MomentumKeyEncoder(nn.Module):
     def __init__(self, sentence_encoder: nn.Module, heads: dict):
-        """``heads``: {task: the online query head whose copy maps that task's keys}."""
+        """``heads``: {task: the online key head whose copy maps that task's keys}."""
         super().__init__()
         self.sentence_encoder = _frozen_copy(sentence_encoder)
         self.heads = nn.ModuleDict({task: _frozen_copy(head) for task, head in heads.items()})

@@ -16,6 +16,7 @@ from fairseq.models.roberta.model import base_architecture, roberta_large_archit
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.utils import safe_getattr
 
+from ..data.xlmk_batch_dataset import MASKED_LM_KEYS
 from ..errors import ConfigError
 from .key_queue import KeyQueue
 from .knowledge_heads import KnowledgeHeads, heads_to_build
@@ -24,11 +25,11 @@ from .momentum_encoder import MomentumKeyEncoder
 logger = logging.getLogger(__name__)
 
 ADDED_PREFIXES = ("knowledge_heads.", "mep_queue.", "oe_queue.", "momentum.")
-# where the momentum key encoder's weights start: a copy of the query side (MoCo)
+# what the momentum key encoder follows (and starts as a copy of): the key side
 MOMENTUM_SOURCES = {
     "sentence_encoder": "encoder.sentence_encoder",
-    "heads.mep": "knowledge_heads.mep_query",
-    "heads.oe": "knowledge_heads.oe_query",
+    "heads.mep": "knowledge_heads.mep_key",
+    "heads.oe": "knowledge_heads.oe_key",
 }
 
 
@@ -44,9 +45,9 @@ class XLMKRobertaModel(RobertaModel):
         dim, proj = args.encoder_embed_dim, args.knowledge_proj_dim
         self.knowledge_heads = KnowledgeHeads(dim, proj, num_relations, heads)
         self.knowledge_heads.apply(init_bert_params)
-        # momentum_tasks: the contrastive tasks whose keys come from a momentum key encoder
+        # momentum_tasks: the contrastive tasks whose queue a momentum key encoder fills
         self.momentum = MomentumKeyEncoder(encoder.sentence_encoder, {
-            task: getattr(self.knowledge_heads, task + "_query") for task in momentum_tasks
+            task: getattr(self.knowledge_heads, task + "_key") for task in momentum_tasks
         }) if momentum_tasks else None
         self.mep_queue = KeyQueue(args.queue_size, proj)
         self.oe_queue = KeyQueue(args.queue_size, proj)
@@ -80,8 +81,8 @@ class XLMKRobertaModel(RobertaModel):
         encoder = RobertaEncoder(args, task.source_dictionary)
         oe_loss = getattr(task.cfg, "oe_loss", "contrastive")
         key_encoder = getattr(task.cfg, "key_encoder", "shared")
-        heads = heads_to_build(task.knowledge_tasks, oe_loss, key_encoder)
-        momentum_tasks = [t for t in ("mep", "oe") if t + "_query" in heads] if key_encoder == "momentum" else []
+        heads = heads_to_build(task.knowledge_tasks, oe_loss)
+        momentum_tasks = [t for t in ("mep", "oe") if t + "_key" in heads] if key_encoder == "momentum" else []
         return cls(args, encoder, args.num_relations, heads, momentum_tasks)
 
     @classmethod
@@ -109,7 +110,7 @@ class XLMKRobertaModel(RobertaModel):
         """Encode an XLM-K batch; return MLM logits and the knowledge queries/keys."""
         out = {}
         pad = self.encoder.dictionary.pad()
-        for name in ("mlm", "desc_mlm"):
+        for name in MASKED_LM_KEYS:
             if name in batch:
                 sub = batch[name]
                 masked = sub["target"].ne(pad)
@@ -119,11 +120,11 @@ class XLMKRobertaModel(RobertaModel):
         if "knowledge" in batch:
             out.update(self._forward_knowledge(batch["knowledge"], oe_classification))
         if self.training:
+            # the keys to enqueue: the momentum copy's, or the online keys, detached
             self._pending_keys = {
-                "mep": (out["mep_key"].detach(), batch["knowledge"]["mep_entities"])
-                if "mep_key" in out else None,
-                "oe": (out["oe_key"].detach(), batch["knowledge"]["oe_entities"])
-                if "oe_key" in out else None,
+                task: ((out.get(task + "_momentum_key") if self.momentum else out[task + "_key"].detach()),
+                       batch["knowledge"][task + "_entities"])
+                if task + "_key" in out else None for task in ("mep", "oe")
             }
         return out
 
@@ -131,23 +132,16 @@ class XLMKRobertaModel(RobertaModel):
         # Each knowledge sequence contributes one vector: the final hidden state at its
         # "pick" position (the mention's first token, or <s> of a description). Sequences
         # arrive in length buckets to limit padding; "order" restores the role order
-        # [mep sentences, mep descriptions, oe subjects, oe objects]. The last
-        # k["key_buckets"] buckets hold only keys (descriptions of MEP, objects of OE): with
-        # a momentum key encoder they go through it, without gradient.
-        picked, first_key_bucket = [], len(k["buckets"]) - k.get("key_buckets", 0)
-        for i, (tokens, positions) in enumerate(k["buckets"]):
-            if i < first_key_bucket:
-                features, _ = self.encoder.extract_features(tokens)
-            else:
-                features = self.momentum.features(tokens, self._compute_dtype())
-            picked.append(features[torch.arange(tokens.size(0), device=tokens.device), positions])
-        vectors = torch.cat([p.to(picked[0].dtype) for p in picked])[k["order"]]  # online's dtype
+        # [mep sentences, mep descriptions, oe subjects, oe objects].
+        picked = [_pick(self.encoder.extract_features(tokens)[0], positions)
+                  for tokens, positions in k["buckets"]]
+        vectors = torch.cat(picked)[k["order"]]
         m, o = k["num_mep"], k["num_oe"]
         heads = self.knowledge_heads
         out = {}
         if m:
             out["mep_query"] = heads.mep_query(vectors[:m])
-            out["mep_key"] = self._key("mep", vectors[m : 2 * m])
+            out["mep_key"] = heads.mep_key(vectors[m : 2 * m])
         if o:
             subjects, objects = vectors[2 * m : 2 * m + o], vectors[2 * m + o : 2 * m + 2 * o]
             if oe_classification:
@@ -157,13 +151,27 @@ class XLMKRobertaModel(RobertaModel):
             else:
                 relations = heads.relation_embeddings(k["relations"])
                 out["oe_query"] = heads.oe_query(subjects + relations)
-                out["oe_key"] = self._key("oe", objects)
+                out["oe_key"] = heads.oe_key(objects)
+        if self.momentum is not None:
+            out.update(self._momentum_keys(k, [t for t in ("mep", "oe") if t + "_key" in out]))
         return out
 
-    def _key(self, task, features):
-        if self.momentum is None:
-            return getattr(self.knowledge_heads, task + "_key")(features)
-        return self.momentum.keys(task, features)
+    @torch.no_grad()
+    def _momentum_keys(self, k, tasks):
+        """``mep_momentum_key``, ``oe_momentum_key``: the momentum key encoder's keys of the
+        batch's key sequences (MEP descriptions, OE objects; the last k["key_buckets"]
+        buckets hold only those), the keys of MoCo's loss term and of the queue."""
+        first_key_bucket = len(k["buckets"]) - k["key_buckets"]
+        picked = [
+            _pick(self.momentum.features(tokens, self._compute_dtype()), positions).float()
+            if i >= first_key_bucket else
+            tokens.new_zeros((tokens.size(0), self.args.encoder_embed_dim), dtype=torch.float)
+            for i, (tokens, positions) in enumerate(k["buckets"])
+        ]
+        vectors = torch.cat(picked)[k["order"]]
+        m, o = k["num_mep"], k["num_oe"]
+        rows = {"mep": vectors[m : 2 * m], "oe": vectors[2 * m + o : 2 * m + 2 * o]}
+        return {t + "_momentum_key": self.momentum.keys(t, rows[t]) for t in tasks}
 
     def _compute_dtype(self):
         """The momentum copy computes in the online model's precision (fp16 under --fp16)."""
@@ -249,6 +257,11 @@ class XLMKRobertaModel(RobertaModel):
                     and int(state_dict.get(count, 0)) == 0):
                 for name in ("keys", "entities", "ptr", "num_enqueued"):
                     state_dict.pop(f"{prefix}{queue}.{name}", None)
+
+
+def _pick(features, positions):
+    """features[i, positions[i]] for every row i: one vector per sequence."""
+    return features[torch.arange(features.size(0), device=features.device), positions]
 
 
 def _momentum_source(key):

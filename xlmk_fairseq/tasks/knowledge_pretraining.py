@@ -1,5 +1,6 @@
 """The ``knowledge_pretraining`` task: multilingual MLM + Masked Entity Prediction +
-Object Entailment, one sub-batch of each per step (XLM-K, Jiang et al. 2022)."""
+Object Entailment (XLM-K, Jiang et al. 2022) and link prediction on code-switched triples
+(knowledge-injected multilingual QA, section III), one sub-batch of each per step."""
 
 import logging
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from omegaconf import II, MISSING
 from ..data.description_dataset import DescriptionDataset
 from ..data.entity_descriptions import EntityDescriptions
 from ..data.knowledge_dir import KnowledgeDir
+from ..data.link_prediction_dataset import LinkPredictionDataset, separator_tokens
 from ..data.masked_entity_dataset import MaskedEntityDataset
 from ..data.object_entailment_dataset import ObjectEntailmentDataset
 from ..data.xlmk_batch_dataset import XLMKBatchDataset
@@ -32,14 +34,14 @@ from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-KNOWLEDGE_TASKS = ("mep", "oe")
+KNOWLEDGE_TASKS = ("mep", "oe", "lp")
 
 
 @dataclass
 class KnowledgePretrainingConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "knowledge data directory (docs/data-format.md)"})
     langs: str = field(default="", metadata={"help": "comma-separated languages for MLM and MEP sentences (default: all in manifest.json); descriptions come from every language"})
-    knowledge_tasks: str = field(default="mep,oe", metadata={"help": "knowledge losses besides MLM: 'mep,oe', 'mep', 'oe' or 'none'"})
+    knowledge_tasks: str = field(default="mep,oe", metadata={"help": "knowledge losses besides MLM: a comma-separated subset of mep (Masked Entity Prediction), oe (Object Entailment), lp (link prediction on verbalised triples), or 'none'; XLM-K: 'mep,oe'"})
     mep_description_language: ChoiceEnum(["cross", "same"]) = field(default="cross", metadata={"help": "MEP positive description in another language than the sentence (paper) or in the same ('w/o multilingual description')"})
     oe_loss: ChoiceEnum(["contrastive", "classification"]) = field(default="contrastive", metadata={"help": "OE as in the paper, or relation classification from [subject; object] ('OE w/o contrastive loss')"})
     description_mlm: bool = field(default=False, metadata={"help": "add MLM on the description text ('w/o knowledge tasks' with --knowledge-tasks none)"})
@@ -50,8 +52,10 @@ class KnowledgePretrainingConfig(FairseqDataclass):
     mask_prob: float = field(default=0.15, metadata={"help": "MLM: probability of masking a token"})
     leave_unmasked_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is left unchanged"})
     random_token_prob: float = field(default=0.1, metadata={"help": "MLM: probability that a masked token is replaced by a random one"})
-    key_encoder: ChoiceEnum(["shared", "momentum"]) = field(default="shared", metadata={"help": "keys (MEP descriptions, OE objects) from the trained encoder and key heads, with gradient, as in the paper ('shared'), or from a momentum copy of the encoder and query heads, without gradient, as in MoCo ('momentum')"})
+    key_encoder: ChoiceEnum(["shared", "momentum"]) = field(default="shared", metadata={"help": "the keys that fill the queues (MEP descriptions, OE objects) from the trained encoder and key heads, as in the paper ('shared'), or from a momentum copy of them, as in MoCo ('momentum': once the queue is in use, the loss adds MoCo's term, the query against the copy's keys of the batch and the queue, to the in-batch term; docs/design.md)"})
     key_momentum: float = field(default=0.999, metadata={"help": "with --key-encoder momentum: after every optimizer step, momentum = m * momentum + (1 - m) * online (MoCo: 0.999)"})
+    lp_kind_probs: str = field(default="1,1,1", metadata={"help": "link prediction: relative frequencies of the three kinds of example: one language, one end in another language, the triple in two languages"})
+    lp_tokens_per_sample: int = field(default=128, metadata={"help": "link prediction: max length of a verbalised triple, incl. <s> and </s> (labels are cut to fit)"})
     knowledge_buckets: int = field(default=4, metadata={"help": "at most this many length buckets for the knowledge sequences of a batch (a bucket is cut only where it saves >= 2%% of the tokens in padding)"})
     seed: int = II("common.seed")
 
@@ -71,6 +75,7 @@ class KnowledgePretrainingTask(FairseqTask):
             raise ConfigError(f"--key-momentum {cfg.key_momentum}: use a value in [0, 1), e.g. 0.999")
         self.num_relations = kdir.num_relations()
         self._descriptions = None
+        self._momentum = cfg.key_momentum
 
     @classmethod
     def setup_task(cls, cfg, **kwargs):
@@ -106,6 +111,12 @@ class KnowledgePretrainingTask(FairseqTask):
                     triples, self.descriptions, self.num_relations, self.cfg.seed,
                     name=f"oe/{split}.npy",
                 )
+        if "lp" in self.knowledge_tasks:
+            triples = self.kdir.npy("oe", f"{split}.npy")
+            if len(triples) == 0:
+                self._empty(split, "oe/" + split + ".npy")
+            elif (lp := self._link_prediction(triples, split)) is not None:
+                datasets["lp"] = lp
         if self.cfg.description_mlm:
             datasets["desc_mlm"] = self._masked_lm(DescriptionDataset(self.descriptions), split)
         self.datasets[split] = XLMKBatchDataset(
@@ -114,6 +125,27 @@ class KnowledgePretrainingTask(FairseqTask):
             separate_keys=self.cfg.key_encoder == "momentum",
         )
         logger.info("%s: %s", split, ", ".join(f"{k} {len(v)}" for k, v in datasets.items()))
+
+    def _link_prediction(self, triples, split):
+        """The training triples (valid: the held-out ones), written with the labels of the
+        --langs languages; a data directory without labels/ stops here, saying how to make them."""
+        entity_labels, relation_labels = self.kdir.labels(self.langs, len(self.dictionary))
+        try:
+            kind_probs = [float(x) for x in self.cfg.lp_kind_probs.split(",")]
+        except ValueError:
+            raise ConfigError(f"--lp-kind-probs {self.cfg.lp_kind_probs!r}: use three numbers, e.g. 1,1,1") from None
+        lp = LinkPredictionDataset(
+            triples, entity_labels, relation_labels, self.dictionary, self.mask_idx,
+            separator_tokens(self.kdir.root, self.dictionary), kind_probs,
+            self.cfg.lp_tokens_per_sample, self.cfg.seed, name=f"lp ({self.kdir.path('oe', split + '.npy')})",
+        )
+        if lp.num_skipped:
+            logger.warning("lp/%s: %d of %d triples have no language with all three labels; left out",
+                           split, lp.num_skipped, len(triples))
+        if len(lp) == 0:
+            self._empty(split, f"oe/{split}.npy (with labels in {', '.join(self.langs)})")
+            return None
+        return lp
 
     def _empty(self, split, what):
         if split == "train":
@@ -193,6 +225,9 @@ class KnowledgePretrainingTask(FairseqTask):
         would join neither the key gather nor, with the same keys, fairseq's summing of
         the logging outputs, and the others would wait (NCCL) or fail (gloo).
         """
+        # the momentum copy equals the online weights until the queue joins (m = 0), and
+        # moves at --key-momentum from there: its averaging starts where the queue does
+        self._momentum = self.cfg.key_momentum if criterion.queue_in_use(update_num) else 0.0
         skipped = True
         try:
             result = super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
@@ -222,7 +257,7 @@ class KnowledgePretrainingTask(FairseqTask):
     def optimizer_step(self, optimizer, model, update_num):
         # once per update (after the last of --update-freq micro-batches), on every worker
         super().optimizer_step(optimizer, model, update_num)
-        model.update_momentum_encoder(self.cfg.key_momentum)
+        model.update_momentum_encoder(self._momentum)
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
