@@ -1,7 +1,9 @@
 """The ablation table of recipes/ablation_table.sh: one row per variant, mean ± standard
 deviation over seeds of the valid MEP and OE accuracies at the end of training (to be read
-against in-batch chance, 1 / batch size), of P@1 (all languages, English, the others, per
-relation group) and of cross-lingual retrieval from the [CLS] state.
+against in-batch chance, 1 / batch size) and of link prediction's masked-token accuracy on the
+held-out triples, of P@1 (all languages, English, the others, per
+relation group; on the facts whose triples were trained on and on the others, where the run
+has probe_seen.json and probe_held_out.json) and of cross-lingual retrieval from the [CLS] state.
 
     python recipes/ablation_table.py OUT VARIANT...
 """
@@ -23,15 +25,17 @@ GROUPS = {
 LABELS = {"mlm": "MLM only", "desc_mlm": "w/o knowledge tasks (MLM + description MLM)",
           "mep": "MEP only", "oe": "OE only", "xlmk": "XLM-K (MEP + OE), in-batch negatives only",
           "xlmk_queue": "XLM-K, queue, shared encoder (paper)",
-          "xlmk_momentum": "XLM-K, queue, momentum encoder"}
+          "xlmk_momentum": "XLM-K, queue, momentum encoder",
+          "lp": "LP only (MLM + link prediction)", "xlmk_lp": "XLM-K + LP"}
 
 
-def columns(result, log=None):
+def columns(result, log=None, split=None):
     """The table's numbers for one run's probe.json and its training log (valid accuracies
     of the last validation; none when the log has no validation or the variant no task)."""
     records = read(log) if log and os.path.isfile(log) else {"valid": [], "train_inner": []}
     valid = records["valid"][-1] if records["valid"] else {}
-    row = {"valid MEP acc": _float(valid.get("mep_acc")), "valid OE acc": _float(valid.get("oe_acc"))}
+    row = {"valid MEP acc": _float(valid.get("mep_acc")), "valid OE acc": _float(valid.get("oe_acc")),
+           "valid LP acc": _float(valid.get("lp_acc"))}
     p_at_1 = result["p_at_1"]
     others = [v for lang, v in p_at_1.items() if lang != "en" and v is not None]
     row.update({"P@1 all": _mean(list(p_at_1.values())), "P@1 en": p_at_1.get("en"),
@@ -40,9 +44,21 @@ def columns(result, log=None):
         per_lang = [_mean([r["p_at_1"] for rel, r in rels.items() if rel in relations])
                     for rels in result["relations"].values()]
         row[f"P@1 {group}"] = _mean(per_lang)
+    for part, label in (("seen", "P@1 seen facts"), ("held_out", "P@1 held-out facts")):
+        row[label] = _mean(list((split or {}).get(part, {}).get("p_at_1", {}).values()))
     cls = (result.get("retrieval") or {}).get("cls", {}).get("average") or {}
     row["retrieval acc@1"], row["retrieval MRR"] = cls.get("acc@1"), cls.get("mrr")
     return row
+
+
+def _split(probe_json):
+    """{"seen": result, "held_out": result} of the run's probes on the split probe set."""
+    found = {}
+    for part in ("seen", "held_out"):
+        path = os.path.join(os.path.dirname(probe_json), f"probe_{part}.json")
+        if os.path.isfile(path):
+            found[part] = json.load(open(path, encoding="utf-8"))
+    return found
 
 
 def _float(value):
@@ -67,7 +83,7 @@ def _mean(values):
 def table(out, variants):
     header, lines = None, []
     for variant in variants:
-        rows = [columns(json.load(open(path, encoding="utf-8")), os.path.dirname(path) + ".log")
+        rows = [columns(json.load(open(path, encoding="utf-8")), os.path.dirname(path) + ".log", _split(path))
                 for path in sorted(glob.glob(os.path.join(out, variant, "seed*", "probe.json")))]
         if not rows:
             raise SystemExit(f"ablation_table.py: error: no {out}/{variant}/seed*/probe.json")

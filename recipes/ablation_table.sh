@@ -8,12 +8,15 @@
 #   xlmk           MLM + MEP + OE, in-batch negatives only
 #   xlmk_queue     MLM + MEP + OE, queue of keys from the shared encoder (the paper's setting)
 #   xlmk_momentum  MLM + MEP + OE, queue of keys from a momentum encoder (MoCo)
+#   lp             MLM + link prediction on code-switched triples (knowledge-injected QA paper)
+#   xlmk_lp        MLM + MEP + OE + link prediction
 # (mep, oe and xlmk use the sample's default, sample_lib.sh's SAMPLE_CONTINUE; the two queue
 # rows add SAMPLE_QUEUE, the last one SAMPLE_MOMENTUM), validated once at the end, then each is
-# probed (P@1) and asked for cross-lingual entity retrieval; the table (mean and standard
-# deviation over the seeds) goes to stdout and OUT/table.md.
+# probed (P@1; also on the probe facts whose triples were trained on and on the others,
+# recipes/split_probe_set.py) and asked for cross-lingual entity retrieval; the table (mean and
+# standard deviation over the seeds) goes to stdout and OUT/table.md.
 #
-#   recipes/ablation_table.sh            # 3 seeds x 7 variants x 400 updates: about 65 min with JOBS=2
+#   recipes/ablation_table.sh            # 3 seeds x 9 variants x 400 updates: about 85 min with JOBS=2
 #   recipes/ablation_table.sh --smoke    # 1 seed, 2 updates, a few facts: checks that it runs
 # Environment: OUT (runs/ablation_table), SEEDS ("1 2 3"), UPDATES (400), MLM_UPDATES (600), QUEUE_JOIN
 # (UPDATES/2: when the queue rows' queue joins),
@@ -42,13 +45,23 @@ declare -A VARIANT=(
     [xlmk]="--knowledge-tasks mep,oe"
     [xlmk_queue]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]} --queue-warmup-updates $QUEUE_JOIN"
     [xlmk_momentum]="--knowledge-tasks mep,oe ${SAMPLE_QUEUE[*]} --queue-warmup-updates $QUEUE_JOIN ${SAMPLE_MOMENTUM[*]}"
+    [lp]="--knowledge-tasks lp"
+    [xlmk_lp]="--knowledge-tasks mep,oe,lp"
 )
-read -r -a ORDER <<< "${VARIANTS:-mlm desc_mlm mep oe xlmk xlmk_queue xlmk_momentum}"
+read -r -a ORDER <<< "${VARIANTS:-mlm desc_mlm mep oe xlmk xlmk_queue xlmk_momentum lp xlmk_lp}"
 
 echo "== the sample and the MLM-trained starting point -> $OUT"
 mkdir -p "$OUT"
 prepare_sample "$OUT"
 train_stage "$OUT/data" "$OUT/start" "$MLM_UPDATES" -- "${SAMPLE_MLM[@]}" --seed 1 > /dev/null
+[ -d "$OUT/probe_split" ] || "$PY" recipes/split_probe_set.py "$OUT/data" "$OUT/probe" "$OUT/probe_split"
+
+probe_facts() {  # SAVE PART: P@1 on OUT/probe_split/PART (seen, held_out) -> SAVE/probe_PART.json
+    local out="$1/probe_$2.json"
+    if [ -f "$out" ] && [ "$out" -nt "$1/checkpoint_last.pt" ]; then return; fi
+    "$BIN/xlmk-probe" "$1/checkpoint_last.pt" --data "$OUT/data" --mlama "$OUT/probe_split/$2" \
+        --output "$out" "${PROBE_FLAGS[@]}" > "${out%.json}.md" 2> "${out%.json}.log"
+}
 
 run_variant() {  # NAME SEED: continue the starting point, then probe
     local save="$OUT/$1/seed$2"
@@ -56,6 +69,8 @@ run_variant() {  # NAME SEED: continue the starting point, then probe
     train_stage "$OUT/data" "$save" "$UPDATES" "$OUT/start/checkpoint_last.pt" -- "${SAMPLE_CONTINUE[@]}" \
         ${VARIANT[$1]} --seed "$2" --validate-interval 1000000 > /dev/null  # validated at the end only
     probe_checkpoint "$save/checkpoint_last.pt" "$OUT/data" "$OUT/probe" "$save/probe.json" "${PROBE_FLAGS[@]}"
+    probe_facts "$save" seen
+    probe_facts "$save" held_out
     echo "  $1 seed $2: done"
 }
 

@@ -37,13 +37,20 @@ def test_ablation_table_smoke(tmp_path):
     out = tmp_path / "abl"
     printed = run("ablation_table.sh", out, "--smoke")
     rows = [line for line in printed.splitlines() if line.startswith("| ") and "variant" not in line]
-    assert len(rows) == 7 and rows[-1].startswith("| XLM-K, queue, momentum encoder | 1 |")
+    assert len(rows) == 9 and rows[-1].startswith("| XLM-K + LP | 1 |")
     assert rows[4].startswith("| XLM-K (MEP + OE), in-batch negatives only | 1 |")
     assert rows[5].startswith("| XLM-K, queue, shared encoder (paper) | 1 |")
+    assert rows[6].startswith("| XLM-K, queue, momentum encoder | 1 |")
+    assert rows[7].startswith("| LP only (MLM + link prediction) | 1 |")
     header = next(line for line in printed.splitlines() if line.startswith("| variant"))
-    assert "| valid MEP acc | valid OE acc |" in header
-    # valid accuracies (the runs validate at the end): none for MLM only, both for XLM-K
-    assert rows[0].split(" | ")[2:4] == ["-", "-"] and "-" not in rows[-1].split(" | ")[2:4]
+    assert "| valid MEP acc | valid OE acc | valid LP acc |" in header
+    assert "| P@1 seen facts | P@1 held-out facts |" in header
+    # valid accuracies (the runs validate at the end): none for MLM only, MEP and OE for XLM-K,
+    # LP for LP only, all three for XLM-K + LP
+    cells = [row.split(" | ")[2:5] for row in rows]
+    assert cells[0] == ["-", "-", "-"] and cells[4][2] == "-" and "-" not in cells[4][:2]
+    assert cells[7][:2] == ["-", "-"] and cells[7][2] != "-" and "-" not in cells[8]
+    assert (out / "probe_split" / "held_out").is_dir() and (out / "lp" / "seed1" / "probe_held_out.json").is_file()
     assert "in-batch chance 1/16" in printed
     table = (out / "table.md").read_text()
     assert all(row in table for row in rows)
