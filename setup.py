@@ -27,6 +27,8 @@ setup(
         "xlmk-eval = xlmk_fairseq.evaluation.eval_cli:main",
         "xlmk-probe = xlmk_fairseq.evaluation.probe_cli:main",
         "xlmk-finetune = xlmk_fairseq.finetune.cli:main",
+        "xlmk-index = xlmk_fairseq.linking.cli:index_main",
+        "xlmk-link = xlmk_fairseq.linking.cli:link_main",
     ]},
     extras_require={
         "test": ["pytest", "hypothesis"],  # hypothesis: property-based tests of the dump readers
@@ -34,5 +36,7 @@ setup(
         # xlmk-probe on a HF dir), and downstream fine-tuning (xlmk-finetune: transformers' Trainer
         # needs accelerate).
         "hf": ["transformers>=4.44,<6", "safetensors>=0.4", "accelerate>=1.1"],
+        # approximate search of large entity indexes (xlmk-link --approximate, xlmk-index --approximate-nlist)
+        "faiss": ["faiss-cpu>=1.7.4"],
     },
 )

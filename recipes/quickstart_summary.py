@@ -1,5 +1,5 @@
-"""The quickstart's closing summary: losses and accuracies of both stages, probe P@1 and
-retrieval before (MLM only) and after XLM-K, and where everything is.
+"""The quickstart's closing summary: losses and accuracies of both stages, probe P@1,
+retrieval and entity linking before (MLM only) and after XLM-K, and where everything is.
 
     python recipes/quickstart_summary.py OUT
 """
@@ -51,6 +51,18 @@ def probe_table(out):
     return lines
 
 
+def linking_lines(out):
+    before, after = (_load(os.path.join(out, f"linking_{s}.json")) for s in ("mlm", "xlmk"))
+    if not (before and after):
+        return ["(no linking results)"]
+    b, a = (r["sets"]["mep-valid"]["all"] for r in (before, after))
+    chance = after["chance"]
+    return [f"entity linking, {a['n']} held-out MEP mentions, {after['entities']} entities, acc@1 / acc@10 / MRR:",
+            f"  MLM only (<s> vectors)  {_pct(b['acc@1'])} {_pct(b['acc@10'])} {_pct(b['mrr'])}",
+            f"  XLM-K (MEP heads)       {_pct(a['acc@1'])} {_pct(a['acc@10'])} {_pct(a['mrr'])}",
+            f"  (chance: acc@1 {_pct(chance['acc@1']).strip()}, acc@10 {_pct(chance['acc@10']).strip()})"]
+
+
 def _load(path):
     return json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else None
 
@@ -65,9 +77,11 @@ def main():
     out = parser.parse_args().out
     print("\n".join(training_table(out)) + "\n")
     print("\n".join(probe_table(out)))
+    print("\n".join(linking_lines(out)))
     print(f"\ncheckpoints:  {out}/mlm/checkpoint_last.pt, {out}/xlmk/checkpoint_last.pt")
     print(f"TensorBoard:  tensorboard --logdir {out}")
     print(f"probe tables: {out}/probe_mlm.md, {out}/probe_xlmk.md")
+    print(f"linking:      {out}/linking_mlm.md, {out}/linking_xlmk.md (indexes: {out}/index_mlm, {out}/index_xlmk)")
     print(f"export:       {out}/hf (AutoModelForMaskedLM.from_pretrained(\"{out}/hf\"))")
 
 

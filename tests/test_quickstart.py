@@ -20,17 +20,24 @@ def run(script, out, *args, **env):
 def test_quickstart_runs_every_step_and_reuses_them(tmp_path):
     out = tmp_path / "qs"
     printed = run("quickstart.sh", out, MLM_UPDATES=3, XLMK_UPDATES=3)
-    for step in range(1, 8):
-        assert f"== [{step}/7]" in printed
+    for step in range(1, 9):
+        assert f"== [{step}/8]" in printed
     assert "probe P@1" in printed and "cross-lingual retrieval (cls)" in printed
     assert "Berlin ist die Hauptstadt von <mask>." in printed  # the fill-mask step's output
+    # entity linking: the two mentions ranked by both models, and both scored
+    assert printed.count("[[东京]]是日本的首都。") == 2 and "| # | QID | label | score |" in printed
+    assert "entity linking, " in printed and "MLM only (<s> vectors)" in printed
+    assert json.load(open(out / "index_mlm" / "index.json"))["vectors"] == "cls"
+    for name in ("mlm", "xlmk"):
+        assert json.load(open(out / f"linking_{name}.json"))["sets"]["mep-valid"]["all"]["n"] > 0
     assert json.load(open(out / "hf" / "xlmk_export.json"))["verified"]
     for name in ("mlm", "xlmk"):
         assert (out / name / "checkpoint_last.pt").exists() and (out / f"{name}.log").exists()
         assert set(json.load(open(out / f"probe_{name}.json"))["p_at_1"]) == {"en", "de", "es", "ar", "hi", "vi", "zh"}
 
     again = run("quickstart.sh", out, MLM_UPDATES=3, XLMK_UPDATES=3)
-    assert again.count("done before: reused") == 7  # data, probe set, 2 stages, 2 probes, export
+    # data, probe set, 2 stages, 2 probes, 2 indexes, 2 linking scores, export
+    assert again.count("done before: reused") == 11
 
 
 def test_ablation_table_smoke(tmp_path):

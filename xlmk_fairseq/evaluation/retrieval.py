@@ -4,7 +4,8 @@ Every description is embedded as the final hidden state at <s> ("cls") and, for 
 checkpoints, through the MEP key head ("mep_key"). For an ordered language pair (a, b), each
 entity with descriptions in both is a query: its a-description ranks every entity's
 b-description by cosine similarity; the metrics are accuracy@1 and mean reciprocal rank of
-its own b-description.
+its own b-description. The ranking is the exact chunked search of xlmk-link
+(``linking/search.py``): no entities x entities matrix, so it scales with the data.
 """
 
 import itertools
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from ..data.entity_descriptions import EntityDescriptions
 from ..data.knowledge_dir import KnowledgeDir
 from ..errors import ConfigError
+from ..linking.search import exact_search
 
 NO_MEP_KEY = "the model has no XLM-K knowledge heads (a masked_lm checkpoint or a Hugging Face directory)"
 
@@ -32,8 +34,18 @@ def rank_metrics(similarity, gold):
     similarity = torch.as_tensor(similarity, dtype=torch.float64)
     gold = torch.as_tensor(gold, dtype=torch.long)
     right = similarity[torch.arange(len(gold)), gold]
-    ranks = (similarity >= right[:, None]).sum(dim=1)
-    return {"acc@1": float((ranks == 1).double().mean()), "mrr": float((1.0 / ranks).mean()), "n": len(gold)}
+    return _metrics((similarity >= right[:, None]).sum(dim=1))
+
+
+def _metrics(ranks):
+    return {"acc@1": float((ranks == 1).double().mean()), "mrr": float((1.0 / ranks).mean()), "n": len(ranks)}
+
+
+def search_metrics(queries, candidates, gold):
+    """accuracy@1 and MRR of query vectors whose right candidate is row ``gold[i]`` of
+    ``candidates``, ranked as ``rank_metrics`` ranks (ties count against the right one) by the
+    shared chunked search instead of a full similarity matrix."""
+    return _metrics(exact_search(queries, candidates, k=0, gold=gold).ranks)
 
 
 def description_tokens(data, scorer, langs=None, max_tokens=256):
@@ -95,7 +107,7 @@ def evaluate_retrieval(scorer, data, langs=None, max_tokens=256, batch_size=32):
             q = unit[[row_of[(a, e)] for e in queries]]
             c = unit[[row_of[(b, e)] for e in candidates]]
             column = {e: j for j, e in enumerate(candidates)}
-            pairs[f"{a}-{b}"] = {**rank_metrics(q @ c.T, [column[e] for e in queries]), "candidates": len(candidates)}
+            pairs[f"{a}-{b}"] = {**search_metrics(q, c, [column[e] for e in queries]), "candidates": len(candidates)}
         results[method] = {"pairs": pairs, "average": {
             metric: (sum(p[metric] for p in pairs.values()) / len(pairs) if pairs else None)
             for metric in ("acc@1", "mrr")}}
