@@ -51,8 +51,8 @@ for name in mlm xlmk; do
             2> "$OUT/index_$name.log"
     fi
     echo "-- $name"
-    "$BIN/xlmk-link" "$OUT/index_$name" "$ckpt" -k 3 \
-        "Die Hauptstadt [[Berlin]] liegt an der Spree." "[[东京]]是日本的首都。" 2>> "$OUT/index_$name.log"
+    "$BIN/xlmk-link" "$OUT/index_$name" "$ckpt" \
+        "Die Hauptstadt [[Berlin]] liegt an der Spree." "[[东京]]是日本的首都。" -k 3 2>> "$OUT/index_$name.log"
     if [ -f "$OUT/linking_$name.json" ] && [ "$OUT/linking_$name.json" -nt "$ckpt" ]; then
         reused "$OUT/linking_$name.json"
     else
