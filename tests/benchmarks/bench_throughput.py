@@ -2,8 +2,9 @@
 
 Both tasks train the same architecture on the same machine, measured alternately in one
 run (rounds of N updates each), so that machine noise hits all alike; XLM-K once per
---key-encoder (shared: keys with gradient; momentum: keys from a no-grad momentum copy,
-updated after each optimizer step). Reported per setting: encoder tokens/s (non-padding
+--key-encoder (shared: keys with gradient; momentum: the same, plus a no-grad forward of the
+key sequences through the momentum copy, whose keys fill the queue and form MoCo's loss term,
+and the copy's update after each optimizer step). Reported per setting: encoder tokens/s (non-padding
 tokens of every encoder input), seconds per update, padding fraction, the XLM-K/masked_lm
 ratio, the share of the shared XLM-K step spent in the projection heads, the contrastive
 loss against the queue and the enqueue, and the memory of the momentum copy (fp32 buffers:
