@@ -9,9 +9,10 @@ SAMPLE_COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion 
 # stage 1, the stand-in for XLM-R: MLM alone
 SAMPLE_MLM=(--knowledge-tasks none --lr 1e-3)
 # stage 2, continued from stage 1 (a variant's own flags come after these). In-batch negatives
-# only: at this learning rate a queue of keys from earlier steps holds the tiny model at or near
-# chance, with the shared encoder's keys (MoCo's m = 0 result) and with a momentum encoder's
-# (docs/design.md, "The momentum key encoder, measured"); the queue is still filled and saved.
+# only: at this learning rate a queue of the shared encoder's keys collapses (MoCo's m = 0
+# result), and a momentum encoder's queue, joining once in-batch negatives have made the keys
+# discriminative, holds but does not beat them (docs/design.md, "The momentum key encoder,
+# measured"); the queue is still filled and saved.
 SAMPLE_CONTINUE=(--lr 2e-3 --normalize-keys --temperature 0.05 --queue-warmup-updates 1000000)
 # the queue on the sample (ablation_table.sh's queue rows), after SAMPLE_CONTINUE: 1024 keys (12
 # per entity of the sample's 82), full after 64 updates; the caller adds when it joins

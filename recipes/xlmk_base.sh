@@ -18,9 +18,10 @@
 # Key encoder: shared (--key-encoder shared): MEP and OE keys, in-batch and queued, come from the
 # trained encoder and key heads, with gradient, as in the paper. From XLM-R at lr 3e-5 the keys
 # drift slowly, so a 32k queue of the shared encoder's keys stays close to current ones (the
-# paper's setting, docs/design.md "Which settings learn from which start"). A momentum encoder
-# (--key-encoder momentum, MoCo) was measured on the sample and did not help there (the same
-# section); pass --key-encoder momentum after the other arguments to try it at scale.
+# paper's setting, docs/design.md "Which settings learn from which start"). On the sample a
+# momentum encoder (--key-encoder momentum, MoCo) keeps a queue from collapsing where the shared
+# one collapses, without beating in-batch negatives (docs/design.md, "The momentum key encoder,
+# measured"); pass --key-encoder momentum after the other arguments to try it at scale.
 #
 # Launch (torchrun, one process per GPU; run the same command on every node):
 #   NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host0 MASTER_PORT=29500 GPUS_PER_NODE=8 recipes/xlmk_base.sh ...
