@@ -92,7 +92,7 @@ class Tokenizer:
         [first, last + 1) of the tokens that overlap it (None when no token does)."""
         proto = self.sp.encode(text, return_type="proto")
         ids = [p.id + 1 if p.id >= 3 else 3 for p in proto.pieces]
-        byte_at = _byte_offsets(text)
+        byte_at = byte_offsets(text)
         spans = []
         for start, end in char_spans:
             bs, be = byte_at[start], byte_at[end]
@@ -101,7 +101,9 @@ class Tokenizer:
         return ids, spans
 
 
-def _byte_offsets(text):
+def byte_offsets(text):
+    """Byte offset in UTF-8 of each character position of ``text`` (and of its end): where
+    sentencepiece's pieces (begin/end in bytes) meet character spans."""
     offsets, n = [0] * (len(text) + 1), 0
     for i, ch in enumerate(text):
         offsets[i] = n

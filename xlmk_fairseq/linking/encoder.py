@@ -17,6 +17,7 @@ import hashlib
 import os
 
 import torch
+from preprocess.tokenizer import byte_offsets
 
 from ..evaluation.masked_lm_scorers import ModelLoadError, load_scorer, pad_batch
 from ..hf_export.knowledge_heads_file import HEADS_FILE
@@ -87,7 +88,7 @@ class LinkingModel:
         if self.sp is not None:
             proto = self.sp.encode(text, return_type="proto")
             ids = self._piece_ids([p.piece for p in proto.pieces])
-            byte_at = _byte_offsets(text)
+            byte_at = byte_offsets(text)
             bs, be = byte_at[start], byte_at[end]
             hit = [i for i, p in enumerate(proto.pieces) if p.begin < be and p.end > bs]
         else:  # a Hugging Face directory without the sentencepiece model: the fast tokenizer's offsets
@@ -165,13 +166,3 @@ def _load_spm(path):
     import sentencepiece as spm
 
     return spm.SentencePieceProcessor(model_file=path)
-
-
-def _byte_offsets(text):
-    """Byte offset in UTF-8 of each character position of ``text`` (and of its end)."""
-    offsets, n = [0] * (len(text) + 1), 0
-    for i, ch in enumerate(text):
-        offsets[i] = n
-        n += len(ch.encode("utf-8"))
-    offsets[len(text)] = n
-    return offsets
