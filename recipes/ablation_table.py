@@ -1,6 +1,6 @@
 """The ablation table of recipes/ablation_table.sh: one row per variant, mean ± standard
-deviation over seeds of the valid MEP and OE accuracies at the end of training (to be read
-against in-batch chance, 1 / batch size) and of link prediction's masked-token accuracy on the
+deviation over seeds of the valid MEP and OE accuracies at the end of training, with in-batch
+negatives only (to be read against in-batch chance, 1 / batch size) and of link prediction's masked-token accuracy on the
 held-out triples, of P@1 (all languages, English, the others, per
 relation group; on the facts whose triples were trained on and on the others, where the run
 has probe_seen.json and probe_held_out.json) and of cross-lingual retrieval from the [CLS] state.
@@ -14,7 +14,7 @@ import json
 import os
 import statistics
 
-from fairseq_log import read
+from fairseq_log import read, read_validate_summary
 
 # Relation groups, as the paper's Table 5 groups LAMA's relations by source.
 GROUPS = {
@@ -29,11 +29,14 @@ LABELS = {"mlm": "MLM only", "desc_mlm": "w/o knowledge tasks (MLM + description
           "lp": "LP only (MLM + link prediction)", "xlmk_lp": "XLM-K + LP"}
 
 
-def columns(result, log=None, split=None):
+def columns(result, log=None, split=None, in_batch=None):
     """The table's numbers for one run's probe.json and its training log (valid accuracies
-    of the last validation; none when the log has no validation or the variant no task)."""
+    of the last validation, or of ``in_batch``, the queue rows' fairseq-validate log with
+    in-batch negatives only; none when there is no validation or the variant has no task)."""
     records = read(log) if log and os.path.isfile(log) else {"valid": [], "train_inner": []}
     valid = records["valid"][-1] if records["valid"] else {}
+    if in_batch and os.path.isfile(in_batch):
+        valid = {**valid, **read_validate_summary(in_batch)}
     row = {"valid MEP acc": _float(valid.get("mep_acc")), "valid OE acc": _float(valid.get("oe_acc")),
            "valid LP acc": _float(valid.get("lp_acc"))}
     p_at_1 = result["p_at_1"]
@@ -83,7 +86,8 @@ def _mean(values):
 def table(out, variants):
     header, lines = None, []
     for variant in variants:
-        rows = [columns(json.load(open(path, encoding="utf-8")), os.path.dirname(path) + ".log", _split(path))
+        rows = [columns(json.load(open(path, encoding="utf-8")), os.path.dirname(path) + ".log", _split(path),
+                        os.path.join(os.path.dirname(path), "in_batch.log"))
                 for path in sorted(glob.glob(os.path.join(out, variant, "seed*", "probe.json")))]
         if not rows:
             raise SystemExit(f"ablation_table.py: error: no {out}/{variant}/seed*/probe.json")
@@ -99,8 +103,8 @@ def table(out, variants):
         lines.append(f"| {LABELS.get(variant, variant)} | {len(rows)} | " + " | ".join(cells) + " |")
     head = f"| variant | seeds | {' | '.join(header)} |"
     bsz = batch_size(out, variants)
-    note = [f"\n(valid MEP / OE acc: last validation, at the end of training; in-batch chance 1/{bsz} = "
-            f"{100 / bsz:.2f} %)"] if bsz else []
+    note = [f"\n(valid MEP / OE acc: at the end of training, with in-batch negatives only (the queue rows "
+            f"scored so by fairseq-validate); in-batch chance 1/{bsz} = {100 / bsz:.2f} %)"] if bsz else []
     return "\n".join([head, "|" + "---|" * (len(header) + 2), *lines, *note])
 
 

@@ -11,7 +11,8 @@
 #   lp             MLM + link prediction on code-switched triples (knowledge-injected QA paper)
 #   xlmk_lp        MLM + MEP + OE + link prediction
 # (mep, oe and xlmk use the sample's default, sample_lib.sh's SAMPLE_CONTINUE; the two queue
-# rows add SAMPLE_QUEUE, the last one SAMPLE_MOMENTUM), validated once at the end, then each is
+# rows add SAMPLE_QUEUE, the last one SAMPLE_MOMENTUM), validated once at the end (the queue rows
+# also with in-batch negatives only, like the other rows: fairseq-validate), then each is
 # probed (P@1; also on the probe facts whose triples were trained on and on the others,
 # recipes/split_probe_set.py) and asked for cross-lingual entity retrieval; the table (mean and
 # standard deviation over the seeds) goes to stdout and OUT/table.md.
@@ -68,6 +69,7 @@ run_variant() {  # NAME SEED: continue the starting point, then probe
     # shellcheck disable=SC2086
     train_stage "$OUT/data" "$save" "$UPDATES" "$OUT/start/checkpoint_last.pt" -- "${SAMPLE_CONTINUE[@]}" \
         ${VARIANT[$1]} --seed "$2" --validate-interval 1000000 > /dev/null  # validated at the end only
+    if [[ "${VARIANT[$1]}" == *--queue-size* ]]; then score_in_batch "$OUT/data" "$save" > /dev/null; fi
     probe_checkpoint "$save/checkpoint_last.pt" "$OUT/data" "$OUT/probe" "$save/probe.json" "${PROBE_FLAGS[@]}"
     probe_facts "$save" seen
     probe_facts "$save" held_out

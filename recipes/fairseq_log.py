@@ -40,3 +40,16 @@ def read(path):
             if parsed:
                 records[parsed[0]].append(parsed[1])
     return records
+
+
+def read_validate_summary(path):
+    """The last summary of a fairseq-validate log (--log-format json), its keys unprefixed."""
+    record = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            brace = line.find('{"valid_')
+            if brace >= 0:
+                record = {k[len("valid_"):]: v for k, v in json.loads(line[brace:]).items()}
+    if not record:
+        raise SystemExit(f"error: no validation summary in {path}")
+    return record

@@ -8,28 +8,37 @@ import argparse
 import json
 import os
 
-from fairseq_log import read
+from fairseq_log import read, read_validate_summary
 
 KEYS = ("loss", "mlm_loss", "mep_loss", "oe_loss", "mep_acc", "oe_acc")
 
 
 def training_table(out):
-    """The rows of both stages, and the in-batch chance of the accuracies (1 / batch size)."""
-    chance = None
-    lines = [f"{'stage':8}{'metric':10}{'first':>9}{'last':>9}{'valid':>9}"]
+    """The rows of both stages, and the in-batch chance of the accuracies (1 / batch size).
+    Where a stage's queue joined, its accuracies from then on are against the batch and the
+    queue; its in_batch.log (sample_lib.sh's score_in_batch) adds the final model's valid
+    accuracies against the batch alone, comparable with the chance given."""
+    chance, queued = None, False
+    lines = [f"{'stage':8}{'metric':10}{'first':>9}{'last':>9}{'valid':>9}{'in-batch':>10}"]
     for stage in ("mlm", "xlmk"):
         records = read(os.path.join(out, f"{stage}.log"))
         if not records["train_inner"]:
             continue
         first, last = records["train_inner"][0], records["train_inner"][-1]
         valid = records["valid"][-1] if records["valid"] else {}
+        in_batch_log = os.path.join(out, stage, "in_batch.log")
+        in_batch = read_validate_summary(in_batch_log) if os.path.isfile(in_batch_log) else {}
+        queued = queued or bool(in_batch)
         if "mep_acc" in last and last.get("bsz"):
             chance = 1 / round(float(last["bsz"]))
         for key in KEYS:
             if key in last:
-                lines.append(f"{stage:8}{key:10}{first.get(key, ''):>9}{last[key]:>9}{valid.get(key, ''):>9}")
+                lines.append(f"{stage:8}{key:10}{first.get(key, ''):>9}{last[key]:>9}{valid.get(key, ''):>9}"
+                             f"{in_batch.get(key, '') if key.endswith('_acc') else '':>10}")
     if chance:
-        lines.append(f"(in-batch chance of mep_acc / oe_acc: {chance:.4f})")
+        lines.append(f"(in-batch chance of mep_acc / oe_acc: {chance:.4f}"
+                     + ("; once the queue joined, last and valid are against the batch and the queue,"
+                        " in-batch against the batch alone)" if queued else ")"))
     return lines
 
 

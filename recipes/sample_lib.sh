@@ -8,18 +8,18 @@ SAMPLE_COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion 
                --log-format json --log-interval 25 --validate-interval 10)
 # stage 1, the stand-in for XLM-R: MLM alone
 SAMPLE_MLM=(--knowledge-tasks none --lr 1e-3)
-# stage 2, continued from stage 1 (a variant's own flags come after these). In-batch negatives
-# only: at this learning rate a queue of the shared encoder's keys collapses (MoCo's m = 0
-# result), and a momentum encoder's queue, joining once in-batch negatives have made the keys
-# discriminative, holds but does not beat them (docs/design.md, "The momentum key encoder,
-# measured"); the queue is still filled and saved.
+# stage 2, continued from stage 1 (a variant's own flags come after these): in-batch negatives
+# only (the queue is filled and saved but never joins); the ablation rows compare the queues
+# below against it (docs/design.md, "The momentum key encoder, measured").
 SAMPLE_CONTINUE=(--lr 2e-3 --normalize-keys --temperature 0.05 --queue-warmup-updates 1000000)
-# the queue on the sample (ablation_table.sh's queue rows), after SAMPLE_CONTINUE: 1024 keys (12
-# per entity of the sample's 82), full after 64 updates; the caller adds when it joins
-# (--queue-warmup-updates: after the in-batch negatives have made the keys discriminative)
+# the queue on the sample, after SAMPLE_CONTINUE: 1024 keys (12 per entity of the sample's 82),
+# full after 64 updates; the caller adds when it joins (--queue-warmup-updates: after the
+# in-batch negatives have made the keys discriminative, about update 300 from the MLM start)
 SAMPLE_QUEUE=(--queue-size 1024)
-# the queue written by a momentum copy of the encoder and key heads (MoCo's m = 0.999)
-SAMPLE_MOMENTUM=(--key-encoder momentum --key-momentum 0.999)
+# the queue written by a momentum copy of the encoder and key heads (MoCo's m = 0.999; KEY_MOMENTUM
+# in the environment overrides it). A queue of the shared encoder's keys collapses at the
+# sample's learning rate (MoCo's m = 0 result); this one holds.
+SAMPLE_MOMENTUM=(--key-encoder momentum --key-momentum "${KEY_MOMENTUM:-0.999}")
 
 reused() { echo "  done before: reused ($1)"; }
 
@@ -50,6 +50,18 @@ train_stage() {
     "$BIN/fairseq-train" "$data" "${SAMPLE_COMMON[@]}" --max-update "$updates" --save-dir "$save" \
         --tensorboard-logdir "$save/tb" "${restore[@]}" "$@" 2>&1 | "$PY" recipes/follow_log.py "$save.log"
     echo "$updates" > "$save/finished"
+}
+
+# score_in_batch DATA SAVE_DIR: SAVE_DIR/checkpoint_last.pt's valid accuracies with in-batch negatives
+# only -> SAVE_DIR/in_batch.log. A queue makes top-1 harder for the same model: a run whose queue
+# joined is scored so to compare like for like with runs without one.
+score_in_batch() {
+    local out="$2/in_batch.log"
+    if [ -f "$out" ] && [ "$out" -nt "$2/checkpoint_last.pt" ]; then reused "$out"; return; fi
+    "$BIN/fairseq-validate" "$1" --user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk \
+        --path "$2/checkpoint_last.pt" --valid-subset valid --batch-size 16 --cpu --num-workers 0 \
+        --data-buffer-size 0 --log-format json --queue-warmup-updates 1000000 > "$out.tmp" 2>&1
+    mv "$out.tmp" "$out"
 }
 
 # probe_checkpoint CHECKPOINT DATA PROBE_DIR OUT_JSON [xlmk-probe flags]: P@1 and retrieval,

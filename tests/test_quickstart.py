@@ -4,6 +4,7 @@ every step runs, the summary is printed, and a second run reuses every finished 
 import json
 import os
 import subprocess
+import sys
 
 from conftest import BIN, REPO
 
@@ -35,9 +36,14 @@ def test_quickstart_runs_every_step_and_reuses_them(tmp_path):
         assert (out / name / "checkpoint_last.pt").exists() and (out / f"{name}.log").exists()
         assert set(json.load(open(out / f"probe_{name}.json"))["p_at_1"]) == {"en", "de", "es", "ar", "hi", "vi", "zh"}
 
+    # the XLM-K stage ran with the momentum queue, joining half-way, and was scored without it
+    xlmk_log = (out / "xlmk.log").read_text()
+    assert "key_encoder='momentum'" in xlmk_log and "queue_warmup_updates=1," in xlmk_log
+    assert (out / "xlmk" / "in_batch.log").is_file()
+
     again = run("quickstart.sh", out, MLM_UPDATES=3, XLMK_UPDATES=3)
-    # data, probe set, 2 stages, 2 probes, 2 indexes, 2 linking scores, export
-    assert again.count("done before: reused") == 11
+    # data, probe set, 2 stages, the in-batch score, 2 probes, 2 indexes, 2 linking scores, export
+    assert again.count("done before: reused") == 12
 
 
 def test_ablation_table_smoke(tmp_path):
@@ -61,5 +67,31 @@ def test_ablation_table_smoke(tmp_path):
     assert "in-batch chance 1/16" in printed
     table = (out / "table.md").read_text()
     assert all(row in table for row in rows)
+    # the queue rows are also scored with in-batch negatives only, like the others
+    assert all((out / name / "seed1" / "in_batch.log").is_file() for name in ("xlmk_queue", "xlmk_momentum"))
+    assert not (out / "xlmk" / "seed1" / "in_batch.log").exists()
     # the momentum row's runs used the momentum key encoder
     assert "momentum" in (out / "xlmk_momentum" / "seed1.log").read_text()
+
+
+def test_summary_adds_in_batch_accuracies_of_a_queue_stage(tmp_path):
+    sys.path.insert(0, os.path.join(REPO, "recipes"))
+    from quickstart_summary import training_table
+
+    def line(tag, record):
+        return f"2026-11-30 01:00:00 | INFO | {tag} | {json.dumps(record)}\n"
+
+    train = [{"epoch": 1, "update": u, "loss": "9", "mep_acc": acc, "oe_acc": acc, "bsz": "16"}
+             for u, acc in ((25, "0.05"), (900, "0.02"))]
+    (tmp_path / "xlmk").mkdir()
+    (tmp_path / "mlm.log").write_text(line("train_inner", {"epoch": 1, "update": 25, "loss": "12"}))
+    (tmp_path / "xlmk.log").write_text("".join(line("train_inner", r) for r in train)
+                                       + line("valid", {"epoch": 9, "valid_mep_acc": "0.03", "valid_oe_acc": "0.01"}))
+    lines = training_table(str(tmp_path))
+    assert lines[-1] == "(in-batch chance of mep_acc / oe_acc: 0.0625)" and "in-batch" in lines[0]
+    (tmp_path / "xlmk" / "in_batch.log").write_text(
+        line("valid", {"valid_loss": "3", "valid_mep_acc": "0.2188", "valid_oe_acc": "0.4375"}))
+    lines = training_table(str(tmp_path))
+    mep = next(l for l in lines if "mep_acc" in l)
+    assert mep.split() == ["xlmk", "mep_acc", "0.05", "0.02", "0.03", "0.2188"]
+    assert "in-batch against the batch alone" in lines[-1]
