@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_throughput.py --dims tiny --tokens-per-sample 512
 	$(PY) tests/benchmarks/bench_throughput.py --dims base --tokens-per-sample 128 --updates-per-round 3
 	$(PY) tests/benchmarks/bench_preprocess.py
+	$(PY) tests/benchmarks/bench_wikitext.py --step --synthetic 2000
 
 clean:
 	rm -rf runs

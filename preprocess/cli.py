@@ -6,12 +6,14 @@ One subcommand per step (LUKE-style), each reading and writing under a work dire
     xlmk-preprocess wikidata  --truthy latest-truthy.nt.bz2 --langs en,de,zh --out WORK \
                               --sitelinks-sql wikidatawiki-latest-wb_items_per_site.sql.gz
     xlmk-preprocess wikipedia --dump enwiki-latest-pages-articles.xml.bz2 --lang en --out WORK [--workers N]
+                              [--parser scanner|mwparserfromhell]
     xlmk-preprocess spm       --out WORK [--spm-model xlmr/sentencepiece.bpe.model --dict xlmr/dict.txt | --train-vocab-size 8000]
     xlmk-preprocess binarize  --work WORK --out DATA [--workers N]
     xlmk-preprocess all       --config recipes/preprocess_sample.yaml      (the whole chain)
 """
 
 import argparse
+import json
 import os
 import re
 import sqlite3
@@ -19,6 +21,7 @@ import sys
 
 from .dump_io import DumpError
 from .sites import WIKIPEDIA_LANGUAGES
+from .wikitext import PARSERS
 
 
 def _languages(text, known=True):
@@ -76,7 +79,8 @@ def _wikipedia(args):
         if not args.dump:
             raise DumpError("wikipedia needs --dump (or --merge-shards N)")
         shard = parse_shard(args.shard)
-        stats = wikipedia.run(args.dump, args.lang, args.out, workers=args.workers, shard=shard, index=args.index)
+        stats = wikipedia.run(args.dump, args.lang, args.out, workers=args.workers, shard=shard, index=args.index,
+                              parser=args.parser)
         if shard[1] > 1:
             print(f"shard {args.shard} -> {wikipedia.shard_dir(args.out, args.lang, *shard)}; when all are done: "
                   f"xlmk-preprocess wikipedia --lang {args.lang} --out {args.out} --merge-shards {shard[1]}")
@@ -139,7 +143,7 @@ def _probe_set(args):
 NONE = type(None)
 CONFIG_KEYS = {"work": str, "out": str, "wikidata": (str, NONE), "truthy": (str, NONE),
                "sitelinks_sql": (list, NONE), "wikipedia": dict, "spm": (dict, NONE), "workers": int,
-               "valid_fraction": (float, int), "max_relations": (int, NONE)}
+               "valid_fraction": (float, int), "max_relations": (int, NONE), "parser": str}
 SPM_KEYS = {"model": (str, NONE), "dict": (str, NONE), "train_vocab_size": int}
 
 
@@ -175,7 +179,20 @@ def _load_config(path):
                             f"(YAML reads no, on, yes as booleans: quote them)")
     if not all(isinstance(p, str) for p in cfg.get("sitelinks_sql") or []):
         raise DumpError(f"{path}: sitelinks_sql is a list of paths")
+    if cfg.get("parser", PARSERS[0]) not in PARSERS:
+        raise DumpError(f"{path}: parser is {cfg['parser']!r}, expected one of {', '.join(PARSERS)}")
     return cfg
+
+
+def _read_with(work, lang):
+    """The wikitext parser of the finished wikipedia step of ``lang``, or None: not finished."""
+    from .wikipedia import parser_of
+
+    try:
+        with open(os.path.join(work, "wikipedia", lang, "stats.json"), encoding="utf-8") as f:
+            return parser_of(json.load(f))
+    except FileNotFoundError:
+        return None
 
 
 def _all(args):
@@ -193,13 +210,14 @@ def _all(args):
         raise DumpError(f"{args.config}: needs keys work, out, wikipedia and wikidata (or truthy with "
                         f"sitelinks_sql) ({e})") from None
     workers = cfg.get("workers", args.workers)
+    parser = args.parser or cfg.get("parser", PARSERS[0])
     if not os.path.exists(os.path.join(work, "wikidata", "stats.json")):
         _wikidata(argparse.Namespace(dump=wikidata_dump, langs=",".join(langs), out=work, workers=workers,
                                      shard="0/1", merge_shards=None, truthy=truthy, sitelinks_sql=sitelinks_sql))
-    for lang in langs:
-        if not os.path.exists(os.path.join(work, "wikipedia", lang, "stats.json")):
+    for lang in langs:  # a language read with another parser is read again: no mixed output
+        if _read_with(work, lang) != parser:
             _wikipedia(argparse.Namespace(dump=path(cfg["wikipedia"][lang]), lang=lang, out=work, workers=workers,
-                                          shard="0/1", merge_shards=None, index=None))
+                                          shard="0/1", merge_shards=None, index=None, parser=parser))
     spm_cfg = cfg.get("spm") or {}
     if not os.path.exists(os.path.join(work, "spm", "dict.txt")):
         _spm(argparse.Namespace(out=work, spm_model=spm_cfg.get("model") and path(spm_cfg["model"]),
@@ -241,6 +259,9 @@ def build_parser():
     p.add_argument("--index", help="*-multistream-index.txt.bz2: cut --shard parts at its stream offsets "
                    "(default: the index next to the dump under its standard name, if there)")
     p.add_argument("--merge-shards", type=_count, metavar="N", help="put N finished shards together")
+    p.add_argument("--parser", choices=PARSERS, default=PARSERS[0],
+                   help="wikitext parser: scanner (fast) or mwparserfromhell (the reference); same output "
+                   "but for the differences in docs/dump-sources.md")
     p.set_defaults(func=_wikipedia)
     p = sub.add_parser("spm", help="use XLM-R's sentencepiece model and dict, or train one on the text")
     p.add_argument("--out", required=True, help="work directory (holding the wikipedia steps' output)")
@@ -266,6 +287,8 @@ def build_parser():
     p.add_argument("--work", help="override the configuration's work directory")
     p.add_argument("--out", help="override the configuration's data directory")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--parser", choices=PARSERS, help="override the configuration's wikitext parser "
+                   "(default: scanner)")
     p.set_defaults(func=_all)
     return parser
 

@@ -8,11 +8,13 @@ underscores to spaces, first letter upper-cased on first-letter wikis, follow re
 ``WORK/wikipedia/<lang>/`` (written under a temporary name, renamed when complete):
 
     pages.jsonl   {"id", "title", "qid" (or null), "text", "links": [[start, end, qid], ...]}
-    stats.json    pages, redirects, mentions resolved / unresolved, skipped by reason, input
+    stats.json    pages, redirects, mentions resolved / unresolved, skipped by reason, input,
+                  and the wikitext parser that read the pages (preprocess/wikitext.py PARSERS)
 
 With ``--shard I/N`` the reading part (wikitext conversion, redirects) writes
 ``WORK/wikipedia.shards/<lang>/I-of-N/``; ``merge`` concatenates the shards in order and
-resolves the links with every shard's redirects, exactly as an unsharded run does. A
+resolves the links with every shard's redirects, exactly as an unsharded run does (shards
+read with different parsers are refused). A
 multistream dump is cut at stream starts, taken from its index
 (``*-multistream-index.txt.bz2``, given or found next to the dump) when there is one.
 """
@@ -33,7 +35,7 @@ from .parallel import ordered_map
 from .shards import (concatenate, decompress_streams, finished_shards, index_stream_offsets, merged_stats,
                      read_range, shard_chunks)
 from .shards import kind as shard_kind
-from .wikitext import WikitextConverter
+from .wikitext import PARSERS, make_converter
 
 MAX_REDIRECT_HOPS = 20
 CHUNK_PAGES = 64
@@ -205,9 +207,9 @@ def normalize_title(title, first_letter):
 _converter = None
 
 
-def _init_worker(namespaces):
+def _init_worker(namespaces, parser):
     global _converter
-    _converter = WikitextConverter(namespaces)
+    _converter = make_converter(parser, namespaces)
 
 
 def _convert_chunk(pages):
@@ -247,19 +249,21 @@ class _Resolver:
         return row[0] if row else None
 
 
-def run(dump, lang, work, workers=1, shard=(0, 1), index=None):
+def run(dump, lang, work, workers=1, shard=(0, 1), index=None, parser=PARSERS[0]):
     """Read ``dump`` (or shard I of N of it) into WORK/wikipedia/<lang> (or its shard dir);
-    ``index``: the multistream index, used to cut shards."""
+    ``index``: the multistream index, used to cut shards; ``parser``: one of PARSERS."""
+    if parser not in PARSERS:
+        raise DumpError(f"unknown wikitext parser {parser!r} (known: {', '.join(PARSERS)})")
     sitelinks = _sitelinks_path(work, lang)
     number, count = shard
     inputs = (dump, index, sitelinks)
     if count == 1:
         with atomic_dir(os.path.join(work, "wikipedia", lang), inputs=inputs) as tmp:
-            _read(dump, lang, tmp, workers, shard)
+            _read(dump, lang, tmp, workers, shard, parser)
             return _finish(tmp, sitelinks, lang)
     offsets = _stream_offsets(dump, index)
     with atomic_dir(shard_dir(work, lang, number, count), inputs=inputs) as tmp:
-        return _read(dump, lang, tmp, workers, shard, offsets)
+        return _read(dump, lang, tmp, workers, shard, parser, offsets)
 
 
 def _stream_offsets(dump, index):
@@ -285,6 +289,10 @@ def merge(work, lang, count):
     sitelinks = _sitelinks_path(work, lang)
     dirs = [shard_dir(work, lang, i, count) for i in range(count)]
     stats = finished_shards(dirs, "wikipedia")
+    parsers = sorted({parser_of(s) for s in stats})
+    if len(parsers) > 1:
+        raise DumpError(f"the {lang} shards were read with different wikitext parsers ({', '.join(parsers)}): "
+                        f"read them again with one --parser")
     with atomic_dir(os.path.join(work, "wikipedia", lang), inputs=(sitelinks, *dirs)) as tmp:
         for name in ("converted.jsonl", "redirects.tsv"):
             concatenate(dirs, name, os.path.join(tmp, name))
@@ -311,7 +319,13 @@ def _sitelinks_path(work, lang):
     return path
 
 
-def _read(dump, lang, tmp, workers, shard, stream_offsets=None):
+def parser_of(stats):
+    """The wikitext parser a finished step (its stats.json) used: mwparserfromhell before the
+    parsers were recorded."""
+    return stats.get("parser", "mwparserfromhell")
+
+
+def _read(dump, lang, tmp, workers, shard, parser, stream_offsets=None):
     """Pages -> converted.jsonl (text, raw link targets); redirects.tsv; stats.json."""
     counts, skipped = collections.Counter(), collections.Counter()
     invalid = [0]
@@ -325,7 +339,7 @@ def _read(dump, lang, tmp, workers, shard, stream_offsets=None):
             open(os.path.join(tmp, "converted.jsonl"), "wb") as converted, \
             open(os.path.join(tmp, "redirects.tsv"), "w", encoding="utf-8") as redirects:
         chunks = _article_chunks(events, redirects, counts, skipped, first_letter)
-        with ordered_map(_convert_chunk, chunks, workers, _init_worker, (namespaces,)) as results, \
+        with ordered_map(_convert_chunk, chunks, workers, _init_worker, (namespaces, parser)) as results, \
                 tqdm(desc=f"{lang}wiki pages", unit=" pages", unit_scale=True) as bar:
             for chunk in results:
                 for page, text, links in chunk:
@@ -338,7 +352,7 @@ def _read(dump, lang, tmp, workers, shard, stream_offsets=None):
         inputs = fingerprints()
     if invalid[0]:
         skipped["invalid_utf8_replaced"] = invalid[0]
-    stats = {"lang": lang, "dbname": siteinfo["dbname"], "case": siteinfo["case"],
+    stats = {"lang": lang, "dbname": siteinfo["dbname"], "case": siteinfo["case"], "parser": parser,
              "counts": dict(counts), "skipped": dict(sorted(skipped.items())),
              "input": inputs[0] if inputs else None}
     write_json(os.path.join(tmp, "stats.json"), stats)

@@ -1,11 +1,16 @@
 """Wikitext -> plain text with the article links kept as character spans.
 
-mwparserfromhell parses the markup; we walk its nodes and keep what a reader sees: text,
-link anchors (with their link trails), the text of bold/italic and similar inline tags, and
-headings; we drop templates, <ref>s, tables, comments, files/images with their captions,
-category links and interlanguage links. Links inside dropped parts are dropped with them.
+We keep what a reader sees: text, link anchors (with their link trails), the text of
+bold/italic and similar inline tags, and headings; we drop templates, <ref>s, tables,
+comments, files/images with their captions, category links and interlanguage links. Links
+inside dropped parts are dropped with them.
+
+Two parsers give the same output (``make_converter``): ``mwparserfromhell``, the reference,
+walks that library's node tree; ``scanner`` (preprocess/wikitext_scanner.py) reads the
+wikitext itself, several times faster. docs/dump-sources.md lists where they differ.
 """
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -23,6 +28,20 @@ INTERWIKI = {"wikt", "wiktionary", "commons", "c", "q", "wikiquote", "s", "wikis
 LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(-[a-z]{2,8})*$")
 LINK_TRAIL = re.compile(r"^[^\W\d_]+")
 SPACES = re.compile(r"[ \t\u00a0]+")
+PARSERS = ("scanner", "mwparserfromhell")
+ARTICLE, NAMESPACE, FOREIGN = "article", "namespace", "foreign"
+
+
+def make_converter(parser, namespaces):
+    """The converter of one wiki (``namespaces``: its localised names) for ``parser``, one of
+    PARSERS: an object whose ``convert(wikitext)`` returns (text, [Link, ...])."""
+    if parser == "mwparserfromhell":
+        return WikitextConverter(namespaces)
+    if parser == "scanner":
+        from .wikitext_scanner import WikitextScanner
+
+        return WikitextScanner(namespaces)
+    raise ValueError(f"unknown wikitext parser {parser!r} (known: {', '.join(PARSERS)})")
 
 
 @dataclass
@@ -32,14 +51,51 @@ class Link:
     target: str
 
 
-class WikitextConverter:
-    """Converts the wikitext of one wiki; ``namespaces`` are its localised names."""
+class LinkRules:
+    """What a [[link]] is, by its title; shared by both parsers so that they agree."""
 
     def __init__(self, namespaces):
         # every name of a non-main namespace, lower-cased: "file", "datei", "category", ...
         self.namespace_names = {n.lower() for n in namespaces if n}
         self.namespace_names.update({"file", "image", "category", "template", "media", "special",
                                      "user", "help", "portal", "wikipedia", "module", "talk"})
+
+    def role(self, raw_title):
+        """(kind, title, shown) of the link titled ``raw_title`` (its wikitext, before any '|').
+
+        NAMESPACE (a file, a category): shown (its text, else its title) only with a leading
+        colon. FOREIGN (another wiki): shown as text only for a sister project or with a
+        leading colon ([[de:Berlin]] is an interlanguage link in the sidebar). ARTICLE: a link.
+        """
+        title = raw_title.strip()
+        visible_colon = title.startswith(":")
+        title = title.lstrip(":").strip()
+        prefix = title.split(":", 1)[0].strip().lower() if ":" in title else None
+        if prefix is not None and prefix in self.namespace_names:
+            return NAMESPACE, title, visible_colon
+        if prefix is not None and (prefix in INTERWIKI or LANGUAGE_PREFIX.match(prefix)):
+            return FOREIGN, title, prefix in INTERWIKI or visible_colon
+        return ARTICLE, title, True
+
+    @staticmethod
+    def anchor(title, text):
+        """An article link's anchor before its trail: its text (``text``, None when there is no
+        '|'), else its title; the pipe trick: [[Berlin (Begriffsklärung)|]] reads "Berlin"."""
+        if text is None:
+            return title.replace("_", " ")
+        if not text.strip():
+            return re.sub(r"\s*\([^)]*\)\s*$", "", title.split("#", 1)[0])
+        return text
+
+    @staticmethod
+    def is_link(anchor, title):
+        """Whether an anchor (after its trail, spaces collapsed) makes a link span."""
+        return bool(anchor.strip() and title.split("#", 1)[0].strip())
+
+
+class WikitextConverter(LinkRules):
+    """Converts the wikitext of one wiki with mwparserfromhell; ``namespaces`` are its
+    localised names."""
 
     def convert(self, wikitext):
         parts, links = [], []
@@ -71,26 +127,18 @@ class WikitextConverter:
                 continue
 
     def _link(self, node, following, parts, links, length):
-        title = str(node.title).strip()
-        visible_colon = title.startswith(":")
-        title = title.lstrip(":").strip()
-        prefix = title.split(":", 1)[0].strip().lower() if ":" in title else None
-        if prefix is not None and prefix in self.namespace_names:
-            if visible_colon and node.text is not None:  # [[:Category:X|text]] shows text
+        kind, title, shown = self.role(str(node.title))
+        if kind == NAMESPACE:
+            if shown and node.text is not None:  # [[:Category:X|text]] shows text
                 self._walk(node.text.nodes, parts, [], length)
-            elif visible_colon:
+            elif shown:
                 self._emit(parts, length, title)
             return  # files with captions, categories: not part of the running text
-        if prefix is not None and (prefix in INTERWIKI or LANGUAGE_PREFIX.match(prefix)):
-            if prefix in INTERWIKI or visible_colon:
+        if kind == FOREIGN:
+            if shown:
                 self._emit(parts, length, node.text.strip_code() if node.text is not None else title)
-            return  # [[de:Berlin]]: an interlanguage link, shown in the sidebar only
-        if node.text is not None:
-            anchor = node.text.strip_code()
-            if not anchor.strip():  # the pipe trick: [[Berlin (Begriffsklärung)|]]
-                anchor = re.sub(r"\s*\([^)]*\)\s*$", "", title.split("#", 1)[0])
-        else:
-            anchor = title.replace("_", " ")
+            return
+        anchor = self.anchor(title, node.text.strip_code() if node.text is not None else None)
         if isinstance(following, Text):
             trail = LINK_TRAIL.match(str(following))
             if trail:  # [[bus]]es -> "buses"; the trail is removed from the next text node
@@ -99,7 +147,7 @@ class WikitextConverter:
         anchor = SPACES.sub(" ", anchor)
         start = length[0]
         self._emit(parts, length, anchor)
-        if anchor.strip() and title.split("#", 1)[0].strip():
+        if self.is_link(anchor, title):
             links.append(Link(start, length[0], title))
 
     @staticmethod
@@ -108,39 +156,56 @@ class WikitextConverter:
         length[0] += len(text)
 
 
+# the whitespace runs that _normalize changes: a run holding a newline (with the spaces
+# around it), two or more spaces, spaces at the start or the end of the text (each
+# alternative starts with a character class, which lets the search skip other text fast)
+CHANGED_RUN = re.compile(r"\n[ \t\u00a0\n]*|[ \t\u00a0](?:[ \t\u00a0]*\n[ \t\u00a0\n]*"
+                         r"|[ \t\u00a0]+(?![ \t\u00a0\n])|\Z|(?<=\A[ \t\u00a0]))")
+
+
 def _normalize(text, links):
-    """Collapse spaces, strip lines, keep at most one blank line; move the spans along."""
-    keep = [True] * len(text)
-    out_index = [0] * (len(text) + 1)
-    # collapse horizontal whitespace runs and strip them at line ends
-    for m in re.finditer(r"[ \t\u00a0]+", text):
+    """Collapse spaces, strip lines, keep at most one blank line; move the spans along.
+
+    A run of spaces and tabs keeps its first character, none at a line's start or end; a run
+    of newlines keeps two. Only the runs that change are visited (regular expressions, not a
+    loop over characters); a span's ends move back by what was removed before them."""
+    runs = []  # (start, end, offsets of the characters kept) of each changed run
+
+    def collapse(m):
         a, b = m.span()
-        line_edge = a == 0 or text[a - 1] == "\n" or b == len(text) or text[b] == "\n"
-        for k in range(a + (0 if line_edge else 1), b):
-            keep[k] = False
-    # at most two consecutive newlines, none at the start or end
-    run = 0
-    for k, ch in enumerate(text):
-        if not keep[k]:
-            continue
-        if ch == "\n":
-            run += 1
-            if run > 2:
-                keep[k] = False
+        run = m.group()
+        if "\n" in run:
+            first = run.index("\n")
+            second = run.find("\n", first + 1)
+            kept = (first,) if second < 0 else (first, second)
         else:
-            run = 0
-    n = 0
-    for k in range(len(text)):
-        out_index[k] = n
-        n += keep[k]
-    out_index[len(text)] = n
-    new_text = "".join(ch for ch, kept in zip(text, keep) if kept)
+            kept = () if a == 0 or b == len(text) else (0,)
+        runs.append((a, b, kept))
+        return "".join(run[k] for k in kept)
+
+    new_text = CHANGED_RUN.sub(collapse, text)
     stripped = new_text.lstrip("\n")
     offset = len(new_text) - len(stripped)
     stripped = stripped.rstrip("\n")
+    if not links:
+        return stripped, []
+    starts = [a for a, _, _ in runs]
+    removed = [0]  # characters removed before each run
+    for a, b, kept in runs:
+        removed.append(removed[-1] + b - a - len(kept))
+
+    def moved(k):
+        j = bisect.bisect_right(starts, k) - 1
+        if j < 0:
+            return k
+        a, b, kept = runs[j]
+        if k >= b:
+            return k - removed[j + 1]
+        return k - removed[j] - (k - a) + sum(1 for o in kept if a + o < k)
+
     new_links = []
     for link in links:
-        s, e = out_index[link.start] - offset, out_index[link.end] - offset
+        s, e = moved(link.start) - offset, moved(link.end) - offset
         if s < e <= len(stripped):
             new_links.append(Link(s, e, link.target))
     return stripped, new_links

@@ -7,7 +7,7 @@ import pytest
 
 from dump_fixtures import page, small_wikidata, wikidata_dump_text, wikipedia_dump_text, write
 from preprocess.cli import main
-from preprocess.wikitext import WikitextConverter
+from preprocess.wikitext import PARSERS, WikitextConverter
 
 GERMANY = ("'''Germany''' is a country. Its capital is [[Berlin]]. It borders [[france]], "
            "[[FRG|West Germany]] and [[United_States]] and [[Nowhere]] and [[Loop A]]."
@@ -47,11 +47,14 @@ def read_pages(work, lang):
     ("utf-8", None, "0.11"), ("utf-8", "bz2", "0.10"), ("utf-8-sig", "gz", "0.8"), ("utf-16", None, "0.11"),
 ])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_pages_text_links_and_redirects(work, tmp_path, encoding, compression, version, workers):
+@pytest.mark.parametrize("parser", PARSERS)
+def test_pages_text_links_and_redirects(work, tmp_path, encoding, compression, version, workers, parser):
     text = wikipedia_dump_text("en", en_pages(), version=version).encode(encoding)
     dump = write(tmp_path / "enwiki.xml", text, compression)
-    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--workers", str(workers)]) == 0
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--workers", str(workers),
+                 "--parser", parser]) == 0
     pages, stats = read_pages(work, "en")
+    assert stats["parser"] == parser
     assert sorted(pages) == ["Berlin", "France", "Germany"]
     germany = pages["Germany"]
     assert germany["qid"] == 183 and pages["Berlin"]["qid"] == 64
@@ -68,11 +71,12 @@ def test_pages_text_links_and_redirects(work, tmp_path, encoding, compression, v
     assert stats["skipped"] == {"empty_text": 1, "non_main_namespace": 1}
 
 
-def test_localised_namespaces(work, tmp_path):
+@pytest.mark.parametrize("parser", PARSERS)
+def test_localised_namespaces(work, tmp_path, parser):
     text = ("[[Berlin]] ist die Hauptstadt. [[Datei:Karte.png|mini|Karte von [[Berlin]]]] "
             "[[Kategorie:Staat]] [[:Kategorie:Staaten|Staaten]] {{Vorlage|x=[[Berlin]]}}")
     dump = write(tmp_path / "dewiki.xml", wikipedia_dump_text("de", [page("Deutschland", text)]))
-    assert main(["wikipedia", "--dump", dump, "--lang", "de", "--out", str(work)]) == 0
+    assert main(["wikipedia", "--dump", dump, "--lang", "de", "--out", str(work), "--parser", parser]) == 0
     pages, _ = read_pages(work, "de")
     p = pages["Deutschland"]
     assert p["qid"] == 183
@@ -144,6 +148,39 @@ def test_shards_put_together_equal_the_unsharded_run(work, tmp_path, layout, cou
     assert open(work / "wikipedia" / "en" / "pages.jsonl", encoding="utf-8").read() == whole
     assert json.load(open(work / "wikipedia" / "en" / "stats.json")) == whole_stats
     assert whole.count("\n") == 9
+
+
+def test_shards_read_with_different_parsers_are_not_merged(work, tmp_path, capsys):
+    dump = write(tmp_path / "en.xml", wikipedia_dump_text("en", en_pages() * 3))
+    for i, parser in enumerate(PARSERS):
+        assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--shard", f"{i}/2",
+                     "--parser", parser]) == 0
+    assert main(["wikipedia", "--lang", "en", "--out", str(work), "--merge-shards", "2"]) != 0
+    assert "different wikitext parsers" in capsys.readouterr().err
+    assert not os.path.exists(work / "wikipedia" / "en")
+
+
+def test_all_reads_a_language_again_when_the_parser_changes(work, tmp_path, monkeypatch):
+    """A language read with another parser than the configuration's is read again (an output
+    written before the parsers were recorded counts as mwparserfromhell's), not reused."""
+    from preprocess import cli
+
+    dump = write(tmp_path / "en.xml", wikipedia_dump_text("en", en_pages()))
+    assert main(["wikipedia", "--dump", dump, "--lang", "en", "--out", str(work), "--parser", "mwparserfromhell"]) == 0
+    assert cli._read_with(str(work), "en") == "mwparserfromhell" and cli._read_with(str(work), "de") is None
+    read = []
+    monkeypatch.setattr(cli, "_wikipedia", lambda args: read.append((args.lang, args.parser)))
+    monkeypatch.setattr(cli, "_spm", lambda args: None)
+    monkeypatch.setattr(cli, "_binarize", lambda args: None)
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"work: {work}\nout: {tmp_path / 'data'}\nwikidata: unused.json\nwikipedia: {{en: {dump}}}\n")
+    assert main(["all", "--config", str(config)]) == 0
+    assert read == [("en", "scanner")]
+    read.clear()
+    assert main(["all", "--config", str(config), "--parser", "mwparserfromhell"]) == 0
+    assert read == []
+    config.write_text(config.read_text() + "parser: regex\n")
+    assert main(["all", "--config", str(config)]) == 2
 
 
 @pytest.mark.parametrize("how", ["--index", "next to the dump"])
