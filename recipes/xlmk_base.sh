@@ -21,7 +21,8 @@
 # paper's setting, docs/design.md "Which settings learn from which start"). On the sample a
 # momentum encoder (--key-encoder momentum, MoCo) keeps a queue from collapsing where the shared
 # one collapses, without beating in-batch negatives (docs/design.md, "The momentum key encoder,
-# measured"); pass --key-encoder momentum after the other arguments to try it at scale.
+# measured"), and the quickstart, whose tiny encoder moves fast, trains with it; pass
+# --key-encoder momentum after the other arguments to try it at scale.
 #
 # Launch (torchrun, one process per GPU; run the same command on every node):
 #   NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host0 MASTER_PORT=29500 GPUS_PER_NODE=8 recipes/xlmk_base.sh ...
