@@ -2,8 +2,9 @@
 # the embedded sample on a CPU and the steps both scripts take. Needs PY and BIN (the venv's
 # python and bin directory). Why these values: docs/design.md, "What the quickstart shows".
 
+SAMPLE_BATCH=16  # also the in-batch scoring's batch: in-batch chance is 1/SAMPLE_BATCH
 SAMPLE_COMMON=(--user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk --arch xlmk_tiny
-               --batch-size 16 --tokens-per-sample 128 --knowledge-tokens-per-sample 96 --queue-size 32
+               --batch-size "$SAMPLE_BATCH" --tokens-per-sample 128 --knowledge-tokens-per-sample 96 --queue-size 32
                --optimizer adam --cpu --num-workers 0 --data-buffer-size 0 --no-epoch-checkpoints
                --log-format json --log-interval 25 --validate-interval 10)
 # stage 1, the stand-in for XLM-R: MLM alone
@@ -59,7 +60,7 @@ score_in_batch() {
     local out="$2/in_batch.log"
     if [ -f "$out" ] && [ "$out" -nt "$2/checkpoint_last.pt" ]; then reused "$out"; return; fi
     "$BIN/fairseq-validate" "$1" --user-dir xlmk_fairseq --task knowledge_pretraining --criterion xlmk \
-        --path "$2/checkpoint_last.pt" --valid-subset valid --batch-size 16 --cpu --num-workers 0 \
+        --path "$2/checkpoint_last.pt" --valid-subset valid --batch-size "$SAMPLE_BATCH" --cpu --num-workers 0 \
         --data-buffer-size 0 --log-format json --queue-warmup-updates 1000000 > "$out.tmp" 2>&1
     mv "$out.tmp" "$out"
 }
